@@ -1,0 +1,205 @@
+"""The error tree: the API's own codes plus ours, each knowing how it is handled.
+
+Three kinds, as in DESIGN.md section 6:
+
+* transient: retried in place with backoff, then by Lambda's asynchronous retries;
+* permanent: the input is at fault; never retried, ends in `error.json` and a DLQ message;
+* configuration: the operator is at fault (credentials, endpoint); not retried in place, but
+  `retryable` on the DLQ so that it can be redriven once fixed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from face3d.views import View
+
+
+class Kind(StrEnum):
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    CONFIGURATION = "configuration"
+
+
+class Face3DError(Exception):
+    """Base of every error the pipeline reports. Never carries secrets or image data."""
+
+    kind: ClassVar[Kind] = Kind.PERMANENT
+    # API calls made before this error was raised (the DLQ's "attempts made"); the client sets it.
+    attempts: int = 0
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        param: str | None = None,
+        view: View | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.code = code
+        self.param = param
+        self.view = view if view is not None else (View.from_param(param) if param else None)
+        self.http_status = http_status
+        self.request_id = request_id
+        self.message = message or code
+        super().__init__(self.message)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the set may succeed if tried again later (the DLQ's `retryable`)."""
+        return self.kind is not Kind.PERMANENT
+
+    @property
+    def transient(self) -> bool:
+        """Whether to retry right away, inside this invocation."""
+        return self.kind is Kind.TRANSIENT
+
+    @property
+    def label(self) -> str:
+        """`CODE:<view>` (or `CODE:<param>`), the form users see on the command line."""
+        detail = self.view.value if self.view else self.param
+        return f"{self.code}:{detail}" if detail else self.code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "param": self.param,
+            "view": self.view.value if self.view else None,
+            "http_status": self.http_status,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+
+    def __str__(self) -> str:
+        return self.label if self.message == self.code else f"{self.label}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, param={self.param!r}, "
+            f"http_status={self.http_status!r}, request_id={self.request_id!r})"
+        )
+
+
+class TransientError(Face3DError):
+    kind = Kind.TRANSIENT
+
+
+class PermanentError(Face3DError):
+    kind = Kind.PERMANENT
+
+
+class ConfigurationError(Face3DError):
+    kind = Kind.CONFIGURATION
+
+
+class RequestEntityTooLargeError(PermanentError):
+    """The plain-text 413: our request budget was wrong. Callers shrink it and retry once."""
+
+    def __init__(self, message: str = "", **kwargs: Any) -> None:
+        super().__init__(REQUEST_ENTITY_TOO_LARGE, message, **kwargs)
+
+
+# Codes of the upstream API (facepp-3dface-api.txt).
+IMAGE_ERROR_UNSUPPORTED_FORMAT = "IMAGE_ERROR_UNSUPPORTED_FORMAT"
+INVALID_IMAGE_SIZE = "INVALID_IMAGE_SIZE"
+INVALID_IMAGE_URL = "INVALID_IMAGE_URL"
+IMAGE_FILE_TOO_LARGE = "IMAGE_FILE_TOO_LARGE"
+IMAGE_DOWNLOAD_TIMEOUT = "IMAGE_DOWNLOAD_TIMEOUT"
+AUTHENTICATION_ERROR = "AUTHENTICATION_ERROR"
+AUTHORIZATION_ERROR = "AUTHORIZATION_ERROR"
+CONCURRENCY_LIMIT_EXCEEDED = "CONCURRENCY_LIMIT_EXCEEDED"
+NO_FACE_FOUND = "NO_FACE_FOUND"
+MULTIPLE_FACE_FOUND = "MULTIPLE_FACE_FOUND"
+MISSING_ARGUMENTS = "MISSING_ARGUMENTS"
+BAD_ARGUMENTS = "BAD_ARGUMENTS"
+COEXISTENCE_ARGUMENTS = "COEXISTENCE_ARGUMENTS"
+API_NOT_FOUND = "API_NOT_FOUND"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+# The 413 comes as plain text "Request Entity Too Large"; we give it a code.
+REQUEST_ENTITY_TOO_LARGE = "REQUEST_ENTITY_TOO_LARGE"
+
+# Our own codes.
+BAD_RESPONSE = "BAD_RESPONSE"
+HTTP_ERROR = "HTTP_ERROR"
+TIMEOUT = "TIMEOUT"
+CONNECTION_ERROR = "CONNECTION_ERROR"
+TLS_ERROR = "TLS_ERROR"
+INVALID_MANIFEST = "INVALID_MANIFEST"
+MISSING_VIEW = "MISSING_VIEW"
+INVALID_INPUT = "INVALID_INPUT"
+SECRET_NOT_FOUND = "SECRET_NOT_FOUND"  # noqa: S105 (an error code, not a password)
+SECRET_MALFORMED = "SECRET_MALFORMED"  # noqa: S105 (an error code, not a password)
+INVALID_CONFIGURATION = "INVALID_CONFIGURATION"
+STORAGE_ERROR = "STORAGE_ERROR"
+
+_KIND_OF_CODE: dict[str, type[Face3DError]] = {
+    IMAGE_ERROR_UNSUPPORTED_FORMAT: PermanentError,
+    INVALID_IMAGE_SIZE: PermanentError,
+    INVALID_IMAGE_URL: PermanentError,
+    IMAGE_FILE_TOO_LARGE: PermanentError,
+    # The engine timed out fetching an image URL; the URL may answer next time.
+    IMAGE_DOWNLOAD_TIMEOUT: TransientError,
+    AUTHENTICATION_ERROR: ConfigurationError,
+    AUTHORIZATION_ERROR: ConfigurationError,
+    CONCURRENCY_LIMIT_EXCEEDED: TransientError,
+    NO_FACE_FOUND: PermanentError,
+    MULTIPLE_FACE_FOUND: PermanentError,
+    # Missing, bad or coexisting arguments are a bug in what we sent: retrying cannot help.
+    MISSING_ARGUMENTS: PermanentError,
+    BAD_ARGUMENTS: PermanentError,
+    COEXISTENCE_ARGUMENTS: PermanentError,
+    API_NOT_FOUND: ConfigurationError,
+    INTERNAL_ERROR: TransientError,
+    REQUEST_ENTITY_TOO_LARGE: PermanentError,
+    BAD_RESPONSE: TransientError,
+    TIMEOUT: TransientError,
+    CONNECTION_ERROR: TransientError,
+    TLS_ERROR: ConfigurationError,
+    INVALID_MANIFEST: PermanentError,
+    MISSING_VIEW: PermanentError,
+    INVALID_INPUT: PermanentError,
+    SECRET_NOT_FOUND: ConfigurationError,
+    SECRET_MALFORMED: ConfigurationError,
+    INVALID_CONFIGURATION: ConfigurationError,
+    STORAGE_ERROR: TransientError,
+}
+
+KNOWN_CODES = frozenset(_KIND_OF_CODE)
+
+
+def error_for(
+    code: str,
+    message: str = "",
+    *,
+    param: str | None = None,
+    view: View | None = None,
+    http_status: int | None = None,
+    request_id: str | None = None,
+) -> Face3DError:
+    """The error of the right kind for `code`; unknown codes are judged by HTTP status."""
+    if code == REQUEST_ENTITY_TOO_LARGE:
+        return RequestEntityTooLargeError(
+            message, param=param, view=view, http_status=http_status, request_id=request_id
+        )
+    cls = _KIND_OF_CODE.get(code)
+    if cls is None:
+        cls = TransientError if http_status is None or http_status >= 500 else PermanentError
+        if http_status == 429:
+            cls = TransientError
+    return cls(
+        code, message, param=param, view=view, http_status=http_status, request_id=request_id
+    )
+
+
+def parse_error_message(error_message: str) -> tuple[str, str | None]:
+    """Split the API's `error_message` into code and detail.
+
+    The document writes both `CODE:<param>` and `CODE: <param>`; `AUTHORIZATION_ERROR` carries a
+    reason rather than a parameter.
+    """
+    code, sep, detail = error_message.partition(":")
+    detail = detail.strip()
+    return code.strip(), (detail if sep and detail else None)

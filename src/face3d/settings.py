@@ -1,0 +1,84 @@
+"""Settings, parsed once from the environment into one typed object.
+
+This is the only module that reads `os.environ`. Every bad or missing variable is named in one
+`INVALID_CONFIGURATION` error rather than discovered one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
+
+DEFAULT_ENDPOINT = "https://api-us.faceplusplus.com/facepp/v1/3dface"
+
+
+class Settings(BaseModel):
+    """What both the command line and the function need."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    endpoint: str = Field(DEFAULT_ENDPOINT, alias="FACEPP_ENDPOINT")
+    secret_id: str | None = Field(None, alias="FACEPP_SECRET_ID")
+    api_key: str | None = Field(None, alias="FACEPP_API_KEY")
+    api_secret: SecretStr | None = Field(None, alias="FACEPP_API_SECRET")
+    secret_max_age_s: int = Field(60, ge=0, le=3600, alias="SECRET_MAX_AGE_S")
+    connect_timeout_s: float = Field(5.0, gt=0, le=60, alias="CONNECT_TIMEOUT_S")
+    read_timeout_s: float = Field(60.0, gt=0, le=900, alias="READ_TIMEOUT_S")
+    max_attempts: int = Field(6, ge=1, le=20, alias="MAX_ATTEMPTS")
+    # The whole multipart request after base64; Face++ refuses entities over 2 MB.
+    request_budget_bytes: int = Field(
+        2_000_000, ge=100_000, le=2_097_152, alias="REQUEST_BUDGET_BYTES"
+    )
+    max_download_bytes: int = Field(30_000_000, ge=1, le=500_000_000, alias="MAX_DOWNLOAD_BYTES")
+    # Pillow refuses images over about 179 M pixels whatever we allow.
+    max_image_pixels: int = Field(
+        64_000_000, ge=40_000, le=178_956_970, alias="MAX_IMAGE_PIXELS"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_http_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @staticmethod
+    def valid_endpoint(url: str) -> str:
+        """`url` if it can be an endpoint, else the configuration error naming it."""
+        try:
+            return _http_url(url)
+        except ValueError as exc:
+            raise ConfigurationError(INVALID_CONFIGURATION, f"endpoint {url!r}: {exc}") from None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Parse `environ` (default: the process environment); empty variables count as unset."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {k: v for k, v in source.items() if v != ""}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigurationError(
+                INVALID_CONFIGURATION, _describe(exc, cls)
+            ) from None  # pydantic's text echoes the input values, which may hold a secret
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        field = model.model_fields.get(name)
+        variable = field.alias if field is not None and field.alias else name
+        problems.append(f"{variable}: {err['msg']}")
+    return "bad configuration: " + "; ".join(sorted(problems))

@@ -1,0 +1,59 @@
+import pytest
+
+from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
+from face3d.settings import DEFAULT_ENDPOINT, Settings
+
+
+def test_defaults_follow_the_design() -> None:
+    settings = Settings.from_environ({})
+    assert settings.endpoint == DEFAULT_ENDPOINT
+    assert settings.request_budget_bytes == 2_000_000
+    assert settings.secret_id is None
+
+
+def test_values_are_parsed_and_empty_variables_count_as_unset() -> None:
+    settings = Settings.from_environ(
+        {
+            "FACEPP_ENDPOINT": "http://127.0.0.1:8765/facepp/v1/3dface",
+            "READ_TIMEOUT_S": "12.5",
+            "MAX_ATTEMPTS": "3",
+            "FACEPP_SECRET_ID": "",
+        }
+    )
+    assert settings.endpoint == "http://127.0.0.1:8765/facepp/v1/3dface"
+    assert settings.read_timeout_s == 12.5
+    assert settings.max_attempts == 3
+    assert settings.secret_id is None
+
+
+def test_every_bad_variable_is_named_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ(
+            {
+                "FACEPP_ENDPOINT": "ftp://example.com/x",
+                "READ_TIMEOUT_S": "soon",
+                "MAX_ATTEMPTS": "0",
+                "REQUEST_BUDGET_BYTES": "9000000",
+            }
+        )
+    err = caught.value
+    assert err.code == INVALID_CONFIGURATION
+    assert err.retryable
+    assert not err.transient
+    for variable in ("FACEPP_ENDPOINT", "READ_TIMEOUT_S", "MAX_ATTEMPTS", "REQUEST_BUDGET_BYTES"):
+        assert variable in err.message
+
+
+def test_the_secret_is_never_echoed() -> None:
+    settings = Settings.from_environ({"FACEPP_API_KEY": "k", "FACEPP_API_SECRET": "s3cr3t-value"})
+    assert "s3cr3t-value" not in repr(settings)
+    assert "s3cr3t-value" not in str(settings)
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({"FACEPP_API_SECRET": "s3cr3t-value", "MAX_ATTEMPTS": "s3cr3t-value"})
+    assert "s3cr3t-value" not in str(caught.value)
+
+
+def test_valid_endpoint_refuses_what_cannot_be_an_endpoint() -> None:
+    assert Settings.valid_endpoint("https://h/p") == "https://h/p"
+    with pytest.raises(ConfigurationError, match="endpoint"):
+        Settings.valid_endpoint("localhost:8765")
