@@ -37,9 +37,7 @@ class Settings(BaseModel):
     )
     max_download_bytes: int = Field(30_000_000, ge=1, le=500_000_000, alias="MAX_DOWNLOAD_BYTES")
     # Pillow refuses images over about 179 M pixels whatever we allow.
-    max_image_pixels: int = Field(
-        64_000_000, ge=40_000, le=178_956_970, alias="MAX_IMAGE_PIXELS"
-    )
+    max_image_pixels: int = Field(64_000_000, ge=40_000, le=178_956_970, alias="MAX_IMAGE_PIXELS")
 
     @field_validator("endpoint")
     @classmethod
