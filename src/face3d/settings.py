@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 
@@ -75,8 +83,45 @@ def _http_url(value: str) -> str:
 def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     problems = []
     for err in exc.errors(include_input=False, include_url=False):
-        name = str(err["loc"][0]) if err["loc"] else "?"
+        if not err["loc"]:  # a rule across several variables names them itself
+            problems.append(err["msg"].removeprefix("Value error, "))
+            continue
+        name = str(err["loc"][0])
         field = model.model_fields.get(name)
         variable = field.alias if field is not None and field.alias else name
         problems.append(f"{variable}: {err['msg']}")
     return "bad configuration: " + "; ".join(sorted(problems))
+
+
+class PipelineSettings(Settings):
+    """What the function needs on top: where sets come from, where results and failures go."""
+
+    secret_id: str = Field(alias="FACEPP_SECRET_ID")
+    dlq_url: str = Field(alias="DLQ_URL")
+    input_prefix: str = Field("incoming/", alias="INPUT_PREFIX")
+    result_prefix: str = Field("results/", alias="RESULT_PREFIX")
+    result_bucket: str | None = Field(None, alias="RESULT_BUCKET")  # default: the event's bucket
+    # A claim older than this was left by a dead invocation and may be taken over.
+    function_timeout_s: int = Field(900, ge=3, le=900, alias="FUNCTION_TIMEOUT_S")
+    max_async_retries: int = Field(2, ge=0, le=2, alias="MAX_ASYNC_RETRIES")
+    # Time kept back from the API call for writing results and failure records.
+    write_reserve_s: float = Field(10.0, ge=1, le=120, alias="WRITE_RESERVE_S")
+
+    @field_validator("input_prefix", "result_prefix")
+    @classmethod
+    def _folder_prefix(cls, value: str) -> str:
+        if not value.endswith("/") or value.startswith("/") or "//" in value:
+            raise ValueError("must be a folder prefix like 'incoming/'")
+        return value
+
+    @model_validator(mode="after")
+    def _prefixes_do_not_overlap(self) -> Self:
+        shorter, longer = sorted((self.input_prefix, self.result_prefix), key=len)
+        if longer.startswith(shorter):
+            # Results written under the input prefix would trigger the function again.
+            raise ValueError("INPUT_PREFIX and RESULT_PREFIX must not overlap")
+        return self
+
+    @property
+    def max_async_attempts(self) -> int:
+        return 1 + self.max_async_retries

@@ -1,0 +1,14 @@
+"""What the bucket tells of an object: plain data shared by the storage adapter and pure code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    etag: str  # without the quotes S3 puts around it
+    size: int
+    version_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
