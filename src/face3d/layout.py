@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import posixpath
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -59,8 +59,9 @@ def classify(key: str, input_prefix: str) -> InputKey:
 
 def split_extension(name: str) -> tuple[str, str]:
     """`("ada", "jpg")` for `ada.JPG`: the stem and the lower-cased extension."""
-    stem, extension = posixpath.splitext(name)
-    return stem, extension[1:].lower()
+    # Not posixpath.splitext: it keeps leading dots in the stem, and `....jpg` is subject `...`.
+    stem, dot, extension = name.rpartition(".")
+    return (stem, extension.lower()) if dot else (name, "")
 
 
 def view_of_file_name(name: str) -> View | None:
@@ -80,7 +81,7 @@ def subject_problem(subject: str) -> str | None:
         return "empty, '.' or '..'"
     if len(subject.encode()) > MAX_SUBJECT_BYTES:
         return f"longer than {MAX_SUBJECT_BYTES} bytes"
-    if any(ord(c) < 32 or ord(c) == 127 for c in subject):
+    if any(unicodedata.category(c) == "Cc" for c in subject):  # C0, DEL and C1
         return "contains control characters"
     return None
 

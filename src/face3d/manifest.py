@@ -35,6 +35,8 @@ class Manifest(BaseModel):
             problem = _file_name_problem(name)
             if problem:
                 raise ValueError(f"{view.value}: {name!r} {problem}")
+        if views and len(set(views.values())) < len(views):
+            raise ValueError("each view must name a different file")
         return views
 
     @field_validator("metadata")
@@ -51,9 +53,13 @@ def parse_manifest(data: bytes) -> Manifest:
     if len(data) > MAX_MANIFEST_BYTES:
         raise _invalid(f"is {len(data)} bytes, more than {MAX_MANIFEST_BYTES}")
     try:
-        document = json.loads(data.decode("utf-8")) if data.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = (
+            json.loads(data.decode("utf-8"), parse_constant=_refuse) if data.strip() else None
+        )
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise _invalid(f"is not UTF-8 JSON: {exc}") from exc
+    except RecursionError:
+        raise _invalid("is nested too deeply") from None
     if not isinstance(document, dict):
         raise _invalid("must be a JSON object ({} is valid)")
     try:
@@ -77,6 +83,11 @@ def _file_name_problem(name: str) -> str | None:
     if split_extension(name)[1] not in IMAGE_EXTENSIONS:
         return "must end in .jpg, .jpeg, .png or .webp"
     return None
+
+
+def _refuse(constant: str) -> None:
+    # NaN and Infinity are not JSON, and would make result.json invalid JSON.
+    raise ValueError(f"{constant} is not valid JSON")
 
 
 def _invalid(problem: str) -> PermanentError:

@@ -265,6 +265,10 @@ class SetProcessor:
         except ConditionFailed:
             # Another invocation judged us dead and took the set over: its outcome will stand.
             logger.warning("lost the claim on set %s", claim.fingerprint)
+        except Face3DError as err:
+            # The outcome is already recorded (or the set is being given back); a claim left
+            # held only delays a retry until it is stale, so this must not mask the outcome.
+            logger.warning("could not mark set %s %s: %s", claim.fingerprint, state.value, err)
 
     # Reconstructing it, and recording the outcome.
 
