@@ -6,22 +6,37 @@ VENV ?= .venv
 # The Lambda runtime's Python, for the pure-Python suite (pyenv: PYENV_VERSION=3.13.0).
 PYTHON_LAMBDA ?= python3.13
 VENV_LAMBDA ?= .venv-py313
+# sam build looks for python3.13 on PATH; under pyenv this picks the version (no effect without).
+PYENV_LAMBDA ?= 3.13.0
+# aws-sam-cli and cfn-lint (pyproject.toml's `tools` dependency group).
+VENV_TOOLS ?= .venv-tools
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+TOOLS_BIN := $(VENV_TOOLS)/bin
+TOOLS_STAMP := $(VENV_TOOLS)/.installed-tools
+BUILD_DIR := .aws-sam/build/ReconstructFunction
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test test-lambda-runtime lint format typecheck ci clean
+.PHONY: help venv test test-lambda-runtime lint format typecheck ci clean \
+	tools requirements requirements-check template-check build build-check
 
 help:
-	@echo "make test                 run the whole test suite (creates .venv)"
+	@echo "make test                 run the whole test suite (creates .venv with the dev and engine extras)"
 	@echo "make test-lambda-runtime  run the pure-Python suite under Python 3.13"
 	@echo "make lint                 ruff check, ruff format --check, mypy"
 	@echo "make format               apply ruff format and fixes"
+	@echo "make requirements         regenerate src/requirements.txt from pyproject.toml"
+	@echo "make requirements-check   fail if src/requirements.txt is out of date"
+	@echo "make template-check       cfn-lint template.yaml and sam validate --lint (creates .venv-tools)"
+	@echo "make build                sam build: the Lambda package (python3.13, arm64) in .aws-sam/build"
+	@echo "make build-check          build, then check the package holds the runtime dependencies only"
+	@echo "                          deploy afterwards with: $(TOOLS_BIN)/sam deploy [--guided]"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,engine]'
 	@touch $@
 
 venv: $(STAMP)
@@ -38,14 +53,44 @@ $(VENV_LAMBDA)/.installed-dev: pyproject.toml
 test-lambda-runtime: $(VENV_LAMBDA)/.installed-dev
 	$(VENV_LAMBDA)/bin/python -m pytest tests/unit tests/integration
 
+$(TOOLS_STAMP): pyproject.toml
+	@test -x $(TOOLS_BIN)/python || $(PYTHON) -m venv $(VENV_TOOLS)
+	$(TOOLS_BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(TOOLS_BIN)/python -m pip install --quiet --group tools
+	@touch $@
+
+tools: $(TOOLS_STAMP)
+
+# src/requirements.txt is committed (plain `sam build` works from a clone) and generated.
+requirements:
+	$(PYTHON) tools/lambda_requirements.py
+
+requirements-check:
+	$(PYTHON) tools/lambda_requirements.py --check
+
+template-check: $(TOOLS_STAMP)
+	$(TOOLS_BIN)/cfn-lint template.yaml
+	$(TOOLS_BIN)/sam validate --lint
+
+# sam build (samconfig.toml: cached, parallel) resolves arm64 wheels for python3.13 itself; it
+# needs a python3.13 on PATH, which it runs pip with. `make build-check` after `rm -rf .aws-sam`
+# is what CI does.
+build: $(TOOLS_STAMP) requirements-check
+	@PYENV_VERSION=$(PYENV_LAMBDA) python3.13 -c "" 2>/dev/null || \
+		{ echo "sam build needs python3.13 on PATH (pyenv: PYENV_LAMBDA=$(PYENV_LAMBDA))" >&2; exit 1; }
+	PYENV_VERSION=$(PYENV_LAMBDA) $(TOOLS_BIN)/sam build
+
+build-check: build
+	$(PYTHON) tools/check_lambda_package.py $(BUILD_DIR)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests tools
+	$(BIN)/ruff check --fix src tests tools
 
 clean:
-	rm -rf $(VENV) $(VENV_LAMBDA) .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
