@@ -16,6 +16,7 @@ from face3d.client import Credentials, FaceppClient, RetryPolicy
 from face3d.credentials import fetch_credentials
 from face3d.dead_letters import DeadLetterQueue
 from face3d.processing import Report, SetProcessor, Status, Upload
+from face3d.s3_events import REDRIVE_MARKER
 from face3d.settings import PipelineSettings
 from face3d.storage import Storage
 
@@ -25,9 +26,6 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="Face3D", service=SERVICE)
 # The face3d.* modules log through the standard library: give them Powertools' JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"face3d"})
-
-# Set on an event replayed from the dead-letter queue: a parked set may be tried again.
-REDRIVE_MARKER = "face3d_redrive"
 
 
 @cache
