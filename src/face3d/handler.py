@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -26,6 +27,10 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="Face3D", service=SERVICE)
 # The face3d.* modules log through the standard library: give them Powertools' JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"face3d"})
+# At DEBUG botocore logs response bodies, GetSecretValue's (the API secret) among them. Whatever
+# the root level, the SDK and HTTP libraries log warnings and errors only.
+for _name in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @cache

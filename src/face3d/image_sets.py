@@ -23,6 +23,7 @@ class ImageSet:
 
     subject: str
     bucket: str
+    closed_by: StoredObject  # the upload that completed the set: the image or the manifest
     views: dict[View, StoredObject]
     fingerprint: str
     manifest: Manifest = field(default_factory=Manifest)
@@ -39,7 +40,7 @@ def single_image_set(
     subject: str, bucket: str, image: StoredObject, problem: Face3DError | None = None
 ) -> ImageSet:
     fingerprint = set_fingerprint([(image.key, image.etag)])
-    return ImageSet(subject, bucket, {View.FRONT: image}, fingerprint, problem=problem)
+    return ImageSet(subject, bucket, image, {View.FRONT: image}, fingerprint, problem=problem)
 
 
 def folder_set(
@@ -52,15 +53,15 @@ def folder_set(
     """The set a manifest closes, from the objects listed directly in its folder."""
     manifest_part = [(manifest_object.key, manifest_object.etag)]
     if isinstance(manifest, Face3DError):
-        return ImageSet(subject, bucket, {}, set_fingerprint(manifest_part), problem=manifest)
+        fingerprint = set_fingerprint(manifest_part)
+        return ImageSet(subject, bucket, manifest_object, {}, fingerprint, problem=manifest)
     try:
         views = _views(manifest, manifest_object.key, listing)
     except Face3DError as problem:
-        return ImageSet(
-            subject, bucket, {}, set_fingerprint(manifest_part), manifest, problem=problem
-        )
+        fingerprint = set_fingerprint(manifest_part)
+        return ImageSet(subject, bucket, manifest_object, {}, fingerprint, manifest, problem)
     parts = manifest_part + [(obj.key, obj.etag) for obj in views.values()]
-    return ImageSet(subject, bucket, views, set_fingerprint(parts), manifest)
+    return ImageSet(subject, bucket, manifest_object, views, set_fingerprint(parts), manifest)
 
 
 def _views(

@@ -101,6 +101,11 @@ def result_folder(result_prefix: str, subject: str) -> str:
     return f"{result_prefix}{subject}/"
 
 
+# Claims carry this tag; the lifecycle rule that expires them matches the tag, not the folder, so
+# that a subject named like the folder keeps its results.
+CLAIM_TAG = {"face3d": "claim"}
+
+
 def claim_key(result_prefix: str, fingerprint: str) -> str:
-    """Claims live in one folder under the result prefix, so one lifecycle rule expires them."""
+    """Claims live in one folder under the result prefix, out of the subjects' way."""
     return f"{result_prefix}{CLAIMS_FOLDER}/{fingerprint}.json"

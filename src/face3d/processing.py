@@ -18,6 +18,7 @@ from face3d.claims import Claim, ClaimState, Verdict, decode_claim, judge, taken
 from face3d.client import FaceppClient
 from face3d.dead_letters import DeadLetterQueue
 from face3d.errors import (
+    INVALID_MANIFEST,
     MISSING_VIEW,
     STORAGE_ERROR,
     Face3DError,
@@ -28,6 +29,7 @@ from face3d.errors import (
 from face3d.failures import build_failure
 from face3d.image_sets import ImageSet, folder_set, single_image_set
 from face3d.layout import (
+    CLAIM_TAG,
     InputKey,
     Role,
     claim_key,
@@ -68,6 +70,7 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # a failure record was published (permanent, configuration or exhausted)
     DUPLICATE = "duplicate"  # the set already has its outcome, or another invocation has it
+    SUPERSEDED = "superseded"  # a newer upload replaced the set while it was being processed
     WAITING = "waiting"  # a folder view: the set waits for its manifest
     IGNORED = "ignored"
 
@@ -181,17 +184,30 @@ class SetProcessor:
             gone = PermanentError(MISSING_VIEW, f"{upload.key} is gone")
             placeholder = StoredObject(upload.key, "", 0)
             return folder_set(info.subject, upload.bucket, placeholder, gone, listing)
+        return folder_set(
+            info.subject,
+            upload.bucket,
+            manifest_object,
+            self._manifest(upload.bucket, manifest_object),
+            listing,
+        )
+
+    def _manifest(self, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
+        if stored.size > MAX_MANIFEST_BYTES:
+            return PermanentError(
+                INVALID_MANIFEST,
+                f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}",
+            )
         try:
             data, _ = self._storage.read(
-                upload.bucket, upload.key, max_bytes=MAX_MANIFEST_BYTES, etag=manifest_object.etag
+                bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag
             )
         except (ObjectMissing, ConditionFailed) as exc:
-            raise TransientError(STORAGE_ERROR, f"{upload.key} changed while read") from exc
+            raise TransientError(STORAGE_ERROR, f"{stored.key} changed while read") from exc
         try:
-            manifest: Manifest | Face3DError = parse_manifest(data)
+            return parse_manifest(data)
         except PermanentError as problem:
-            manifest = problem
-        return folder_set(info.subject, upload.bucket, manifest_object, manifest, listing)
+            return problem
 
     def _finished_before(self, bucket: str, folder: str, fingerprint: str) -> bool:
         for name in (RESULT_DOCUMENT, ERROR_DOCUMENT):
@@ -252,6 +268,7 @@ class SetProcessor:
             content_type="application/json",
             if_none_match=if_none_match,
             if_match=if_match,
+            tags=CLAIM_TAG,
         )
 
     def _settle(self, attempt: _Attempt, state: ClaimState) -> None:
@@ -277,6 +294,8 @@ class SetProcessor:
             if attempt.image_set.problem is not None:
                 raise attempt.image_set.problem
             outcome, stored, api_seconds = self._reconstruct(attempt)
+            if self._superseded(attempt):
+                return self._supersede(attempt)
             self._write_result(attempt, outcome, stored)
         except Face3DError as err:
             return self._fail(attempt, err)
@@ -384,11 +403,13 @@ class SetProcessor:
             )
             self._settle(attempt, ClaimState.RELEASED)
             raise err
+        if self._superseded(attempt):
+            return self._supersede(attempt)
         envelope = build_failure(
             error=err,
             subject=attempt.image_set.subject,
             bucket=attempt.upload.bucket,
-            inputs=attempt.image_set.inputs(),
+            inputs=self._with_versions(attempt.image_set),
             fingerprint=attempt.image_set.fingerprint,
             attempts=attempt.claim.attempts,
             trigger_key=attempt.upload.key,
@@ -396,10 +417,12 @@ class SetProcessor:
             failed_at=datetime.now(UTC),
         )
         try:
+            # The message first: error.json marks the set finished, so once it is written a
+            # retry would not publish what a failed publish lost.
+            self._dead_letters.publish(envelope)
             if err.kind is Kind.PERMANENT:
                 # The input is at fault: tell whoever reads the results, too.
                 self._write_document(attempt, ERROR_DOCUMENT, encode_document(envelope))
-            self._dead_letters.publish(envelope)
         except Face3DError:
             self._settle(attempt, ClaimState.RELEASED)
             raise
@@ -407,6 +430,32 @@ class SetProcessor:
         self._settle(attempt, terminal)
         logger.warning("set %s failed: %s", attempt.image_set.fingerprint, err)
         return Report(Status.FAILED, attempt.image_set.subject, code=err.code)
+
+    def _superseded(self, attempt: _Attempt) -> bool:
+        """Whether the upload that closed the set was replaced since: the newer set wins."""
+        closed_by = attempt.image_set.closed_by
+        current = self._storage.head(attempt.image_set.bucket, closed_by.key)
+        return (current.etag if current else "") != closed_by.etag
+
+    def _supersede(self, attempt: _Attempt) -> Report:
+        logger.info(
+            "set %s superseded by a newer %s: its outcome is the newer set's",
+            attempt.image_set.fingerprint,
+            attempt.image_set.closed_by.key,
+        )
+        self._settle(attempt, ClaimState.DONE)
+        return Report(Status.SUPERSEDED, attempt.image_set.subject)
+
+    def _with_versions(self, image_set: ImageSet) -> list[InputObject]:
+        """The set's inputs with version ids (a folder listing has none): HEAD the views."""
+        inputs = []
+        for source in image_set.inputs():
+            if source.version_id is None:
+                current = self._storage.head(image_set.bucket, source.key)
+                if current is not None and current.etag == source.etag:
+                    source = InputObject(source.view, source.key, source.etag, current.version_id)
+            inputs.append(source)
+        return inputs
 
 
 def _transformed(image: PreparedImage) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import boto3
 from botocore.config import Config
@@ -117,9 +118,12 @@ class Storage:
         metadata: dict[str, str] | None = None,
         if_none_match: bool = False,
         if_match: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> str:
         """Write `data`; returns the new ETag. Conditional writes raise `ConditionFailed`."""
         extra: dict[str, Any] = {}
+        if tags:
+            extra["Tagging"] = urlencode(tags)
         if if_none_match:
             extra["IfNoneMatch"] = "*"
         if if_match is not None:
@@ -134,7 +138,7 @@ class Storage:
                 **extra,
             )
         except ClientError as exc:
-            if extra and _code(exc) in _CONDITION_CODES:
+            if (if_none_match or if_match) and _code(exc) in _CONDITION_CODES:
                 raise ConditionFailed(key) from exc
             raise _storage_error("write", key, exc) from exc
         except BotoCoreError as exc:
