@@ -1,0 +1,374 @@
+"""The offline engine on real photos: skimage's astronaut and matplotlib's Grace Hopper.
+
+Multi-view is checked with copies of a photo turned in the image plane (a camera rolled about
+its axis is a real second viewpoint of the same face); side views rendered from a model are the
+renderer's tests.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests import photos
+
+pytestmark = pytest.mark.engine
+pytest.importorskip("mediapipe", reason="the engine needs the engine extra (MediaPipe)")
+trimesh = pytest.importorskip("trimesh", reason="the engine extra installs trimesh")
+
+from face3d.engine import Engine, EngineError, EngineResult  # noqa: E402 (after the skip)
+from face3d.engine.texture import TEXTURE_SIZE  # noqa: E402
+from face3d.engine.uv import face_uv  # noqa: E402
+from face3d.errors import (  # noqa: E402
+    BAD_ARGUMENTS,
+    IMAGE_ERROR_UNSUPPORTED_FORMAT,
+    INVALID_IMAGE_SIZE,
+    MISSING_ARGUMENTS,
+    MULTIPLE_FACE_FOUND,
+    NO_FACE_FOUND,
+)
+
+PHOTOS: dict[str, Callable[[], bytes]] = {
+    "astronaut": photos.astronaut_jpeg,
+    "grace_hopper": photos.grace_hopper_jpeg,
+}
+MESH_LANDMARKS = 468
+NOSE_TIP = 4
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    engine = Engine()
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def results(engine: Engine) -> dict[str, EngineResult]:
+    return {
+        name: engine.reconstruct({1: photo()}, texture=True, mtl=True)
+        for name, photo in PHOTOS.items()
+    }
+
+
+@pytest.fixture(params=sorted(PHOTOS))
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def vertices_of(obj: bytes) -> np.ndarray:  # type: ignore[type-arg]
+    rows = [line.split()[1:] for line in obj.decode("ascii").splitlines() if line.startswith("v ")]
+    return np.array(rows, dtype=np.float64)
+
+
+def matrix_of(result: EngineResult, index: int) -> np.ndarray:  # type: ignore[type-arg]
+    return np.array(result.matrices[index], dtype=np.float64).reshape(4, 4)
+
+
+def reprojection_errors(result: EngineResult, slot: int) -> np.ndarray:  # type: ignore[type-arg]
+    vertices = vertices_of(result.obj)[:MESH_LANDMARKS]
+    matrix = matrix_of(result, sorted(result.landmarks).index(slot))
+    projected = (np.c_[vertices, np.ones(len(vertices))] @ matrix.T)[:, :2]
+    return np.asarray(np.linalg.norm(projected - np.array(result.landmarks[slot]), axis=1))
+
+
+def write_folder(result: EngineResult, folder: Path) -> Path:
+    (folder / "face.obj").write_bytes(result.obj)
+    if result.mtl is not None:
+        (folder / "face.mtl").write_bytes(result.mtl)
+    if result.texture is not None:
+        (folder / "tex.jpg").write_bytes(result.texture)
+    return folder / "face.obj"
+
+
+def turned(photo: bytes, degrees: float) -> bytes:
+    """The photo turned counter-clockwise in the image plane, canvas grown to hold it."""
+    image = photos.decode(photo).convert("RGB")
+    rotated = image.rotate(
+        degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)
+    )
+    return photos.encode(rotated, quality=92)
+
+
+@cache
+def two_faces_jpeg() -> bytes:
+    """The astronaut's and Grace Hopper's faces side by side, each filling half the picture."""
+    astronaut = photos.decode(photos.astronaut_jpeg()).crop((120, 10, 330, 250))
+    hopper = photos.decode(photos.grace_hopper_jpeg()).crop((120, 80, 420, 420))
+    both = Image.new("RGB", (600, 340), (128, 128, 128))
+    both.paste(astronaut.resize((300, 340)), (0, 0))
+    both.paste(hopper.resize((300, 340)), (300, 0))
+    return photos.encode(both, quality=92)
+
+
+@cache
+def background_jpeg() -> bytes:
+    """The lower right quarter of the astronaut photo: her suit and the flag, no face."""
+    return photos.encode(photos.decode(photos.astronaut_jpeg()).crop((256, 256, 512, 512)))
+
+
+# -- the files -----------------------------------------------------------------------------------
+
+
+def test_obj_loads_with_its_texture_and_uvs(
+    name: str, results: dict[str, EngineResult], tmp_path: Path
+) -> None:
+    mesh = trimesh.load(write_folder(results[name], tmp_path), force="mesh")
+
+    assert len(mesh.vertices) == MESH_LANDMARKS + 3
+    assert len(mesh.faces) == 904
+    assert mesh.visual.uv.shape == (len(mesh.vertices), 2)
+    assert np.allclose(mesh.visual.uv, face_uv(), atol=1e-6)  # the fixed layout
+    image = mesh.visual.material.image
+    assert image is not None
+    assert image.size == (TEXTURE_SIZE, TEXTURE_SIZE)
+
+
+def test_mesh_is_one_consistently_wound_disk_facing_the_viewer(
+    name: str, results: dict[str, EngineResult], tmp_path: Path
+) -> None:
+    mesh = trimesh.load(write_folder(results[name], tmp_path), force="mesh")
+
+    assert mesh.is_winding_consistent
+    assert mesh.euler_number == 1
+    boundary = trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1)
+    assert len(boundary) == 36  # the face oval alone: the eyes and mouth are closed
+    # Outward normals point at the viewer (+z) over the face; only the rim turns away.
+    assert (mesh.face_normals[:, 2] > 0).mean() > 0.9
+    # Seen from the front, the surface covers about 60% of its area (the sides slope away);
+    # inward winding would make this negative.
+    assert mesh.face_normals[:, 2] @ mesh.area_faces > 0.5 * mesh.area
+
+
+def test_mesh_is_a_face_sized_in_millimetres(name: str, results: dict[str, EngineResult]) -> None:
+    vertices = vertices_of(results[name].obj)
+    width, height, depth = vertices.max(axis=0) - vertices.min(axis=0)
+
+    assert 120 < width < 170
+    assert 120 < height < 200
+    assert 60 < depth < 130
+    # The nose is in front (z towards the camera) and below the eyes (y up), on the midline.
+    nose = vertices[NOSE_TIP]
+    assert nose[2] > 15
+    assert nose[1] < -20
+    assert abs(nose[0]) < 10
+
+
+def test_landmarks_reproject_within_a_pixel(name: str, results: dict[str, EngineResult]) -> None:
+    errors = reprojection_errors(results[name], 1)
+
+    print(f"{name}: re-projection max {errors.max():.2e} px, mean {errors.mean():.2e} px")
+    assert errors.max() < 1.0
+    assert errors.max() < 0.01  # one view: exact up to the OBJ's rounding
+
+
+def test_matrix_is_an_orthographic_similarity_into_the_photo(
+    name: str, results: dict[str, EngineResult]
+) -> None:
+    result = results[name]
+    matrix = matrix_of(result, 0)
+    width, height = photos.decode(PHOTOS[name]()).size
+
+    assert len(result.matrices) == 1
+    assert len(result.matrices[0]) == 16
+    assert matrix[3].tolist() == [0.0, 0.0, 0.0, 1.0]
+    linear = matrix[:3, :3]
+    scale = np.cbrt(np.linalg.det(linear))
+    assert np.allclose(linear @ linear.T, scale**2 * np.eye(3), atol=1e-9)
+    # Frontal photo: model y up is pixel y down; the model origin (between the eyes) is on
+    # the face, inside the picture.
+    assert matrix[1, 1] < 0
+    assert 0 < matrix[0, 3] < width
+    assert 0 < matrix[1, 3] < height
+
+
+def test_frontal_photos_give_frontal_poses(name: str, results: dict[str, EngineResult]) -> None:
+    yaw, pitch, roll = results[name].poses[1]
+
+    assert abs(yaw) < 10
+    assert abs(pitch) < 20
+    assert abs(roll) < 10
+
+
+def test_roll_follows_the_photo_turned_counter_clockwise(
+    engine: Engine, results: dict[str, EngineResult]
+) -> None:
+    _, _, roll = results["grace_hopper"].poses[1]
+
+    turned_result = engine.reconstruct(
+        {1: turned(photos.grace_hopper_jpeg(), 20)}, texture=False, mtl=False
+    )
+
+    assert turned_result.poses[1][2] == pytest.approx(roll + 20, abs=3)
+
+
+def test_the_same_images_give_the_same_bytes(
+    engine: Engine, results: dict[str, EngineResult]
+) -> None:
+    again = engine.reconstruct({1: photos.astronaut_jpeg()}, texture=True, mtl=True)
+    with Engine() as fresh:
+        afresh = fresh.reconstruct({1: photos.astronaut_jpeg()}, texture=True, mtl=True)
+
+    assert again == results["astronaut"]
+    assert afresh == results["astronaut"]
+
+
+# -- the texture ---------------------------------------------------------------------------------
+
+
+def test_texture_is_a_jpeg_with_the_face_in_colour(
+    name: str, results: dict[str, EngineResult]
+) -> None:
+    texture = results[name].texture
+    assert texture is not None
+    image = Image.open(io.BytesIO(texture))
+
+    assert image.format == "JPEG"
+    assert image.size == (TEXTURE_SIZE, TEXTURE_SIZE)
+    assert image.mode == "RGB"
+    gray = np.asarray(image.convert("L"), dtype=np.float64)
+    rows, cols = np.mgrid[0:TEXTURE_SIZE, 0:TEXTURE_SIZE]
+    radius = np.hypot((cols + 0.5) / TEXTURE_SIZE - 0.5, (rows + 0.5) / TEXTURE_SIZE - 0.5)
+    assert gray[radius < 0.2].mean() > 100  # the middle of the face: skin, not black
+    assert (gray[radius < 0.47] < 20).mean() < 0.01  # no black holes (dark glasses rims at most)
+    assert (gray < 5).mean() < 0.001  # even outside the mesh, filled
+
+
+def test_texture_shows_the_photo_where_the_mesh_lies_on_it(
+    name: str, results: dict[str, EngineResult]
+) -> None:
+    result = results[name]
+    assert result.texture is not None
+    texture = np.asarray(Image.open(io.BytesIO(result.texture)).convert("RGB"), dtype=np.float64)
+    photo = np.asarray(photos.decode(PHOTOS[name]()).convert("RGB"), dtype=np.float64)
+    uv = face_uv()[:MESH_LANDMARKS]
+    texel_cols = np.clip((uv[:, 0] * TEXTURE_SIZE).astype(int), 0, TEXTURE_SIZE - 1)
+    texel_rows = np.clip(((1 - uv[:, 1]) * TEXTURE_SIZE).astype(int), 0, TEXTURE_SIZE - 1)
+    found = np.rint(np.array(result.landmarks[1])).astype(int)
+
+    in_texture = texture[texel_rows, texel_cols]
+    in_photo = photo[found[:, 1], found[:, 0]]
+
+    difference = np.abs(in_texture - in_photo).mean(axis=1)
+    assert np.median(difference) < 12
+
+
+# -- options -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("texture", "mtl"), [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_outputs_follow_the_options(engine: Engine, texture: bool, mtl: bool) -> None:
+    result = engine.reconstruct({1: photos.grace_hopper_jpeg()}, texture=texture, mtl=mtl)
+
+    assert (result.texture is not None) is texture
+    assert (result.mtl is not None) is mtl
+    assert (b"mtllib face.mtl" in result.obj) is mtl
+    assert (b"usemtl face" in result.obj) is mtl
+    if result.mtl is not None:
+        assert (b"map_Kd tex.jpg" in result.mtl) is texture
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def refusal(engine: Engine, images: dict[int, bytes]) -> EngineError:
+    with pytest.raises(EngineError) as caught:
+        engine.reconstruct(images, texture=True, mtl=True)
+    return caught.value
+
+
+def test_a_photo_without_a_face_is_no_face_found(engine: Engine) -> None:
+    error = refusal(engine, {1: background_jpeg()})
+
+    assert (error.code, error.slot) == (NO_FACE_FOUND, 1)
+
+
+def test_the_failing_slot_is_named(engine: Engine) -> None:
+    error = refusal(engine, {1: photos.astronaut_jpeg(), 3: background_jpeg()})
+
+    assert (error.code, error.slot) == (NO_FACE_FOUND, 3)
+
+
+def test_two_faces_are_multiple_face_found(engine: Engine) -> None:
+    error = refusal(engine, {1: photos.astronaut_jpeg(), 2: two_faces_jpeg()})
+
+    assert (error.code, error.slot) == (MULTIPLE_FACE_FOUND, 2)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (photos.TEXT_NAMED_JPG, IMAGE_ERROR_UNSUPPORTED_FORMAT),
+        (photos.truncated_jpeg(), IMAGE_ERROR_UNSUPPORTED_FORMAT),
+        (photos.tiny_jpeg(), INVALID_IMAGE_SIZE),
+    ],
+    ids=["text", "truncated", "tiny"],
+)
+def test_bad_images_are_refused_before_detection(engine: Engine, data: bytes, code: str) -> None:
+    # The front has no face, but the format and size checks of every image come first.
+    error = refusal(engine, {1: background_jpeg(), 2: data})
+
+    assert (error.code, error.slot) == (code, 2)
+
+
+def test_slot_one_is_required_and_slots_are_one_to_three(engine: Engine) -> None:
+    assert refusal(engine, {2: photos.astronaut_jpeg()}).code == MISSING_ARGUMENTS
+    error = refusal(engine, {1: photos.astronaut_jpeg(), 4: photos.astronaut_jpeg()})
+    assert (error.code, error.slot) == (BAD_ARGUMENTS, 4)
+
+
+# -- several views -------------------------------------------------------------------------------
+
+
+def test_three_views_fuse_into_one_model(engine: Engine, results: dict[str, EngineResult]) -> None:
+    front = photos.astronaut_jpeg()
+    images = {1: front, 2: turned(front, 15), 3: turned(front, -15)}
+
+    result = engine.reconstruct(images, texture=True, mtl=True)
+
+    assert len(result.matrices) == 3
+    assert sorted(result.landmarks) == sorted(result.poses) == [1, 2, 3]
+    single = results["astronaut"]
+    yaw, pitch, roll = single.poses[1]
+    for slot, turn in ((1, 0), (2, 15), (3, -15)):
+        assert result.poses[slot] == pytest.approx((yaw, pitch, roll + turn), abs=4)
+        errors = reprojection_errors(result, slot)
+        print(f"3 views, slot {slot}: re-projection max {errors.max():.2f} px")
+        assert errors.max() < 8  # MediaPipe's own disagreement between the copies: see below
+        assert np.median(errors) < 1.5
+    # The front view is preferred: the model stays closest to its landmarks.
+    assert reprojection_errors(result, 1).max() < 1
+    shift = np.linalg.norm(vertices_of(result.obj) - vertices_of(single.obj), axis=1)
+    assert shift.max() < 2  # millimetres: the same face
+    assert result.texture is not None
+    assert Image.open(io.BytesIO(result.texture)).size == (TEXTURE_SIZE, TEXTURE_SIZE)
+
+
+def test_views_keep_their_slots_when_one_is_missing(engine: Engine) -> None:
+    front = photos.grace_hopper_jpeg()
+
+    result = engine.reconstruct({3: turned(front, 10), 1: front}, texture=False, mtl=False)
+
+    assert len(result.matrices) == 2
+    assert sorted(result.poses) == [1, 3]
+    assert result.poses[3][2] - result.poses[1][2] == pytest.approx(10, abs=4)
+    # matrices are in slot order: the second one is slot 3's. MediaPipe itself places the
+    # landmarks of a turned copy up to several pixels off the turned originals, so one rigid
+    # model cannot meet both views exactly; it stays on the preferred front view.
+    side = reprojection_errors(result, 3)
+    print(f"2 views, slot 3: re-projection max {side.max():.2f} px, median {np.median(side):.2f}")
+    assert np.median(side) < 1.5
+    assert side.max() < 8
+    front = reprojection_errors(result, 1)
+    assert front.max() < 2
+    assert front.mean() < side.mean() / 2
