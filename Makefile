@@ -1,4 +1,4 @@
-# Two commands a user needs: `make test` and (once the engine lands) `make demo`.
+# Two commands a user needs: `make demo` and `make test`.
 # Each creates or reuses its virtual environment and installs what it needs.
 
 PYTHON ?= python3.11
@@ -18,10 +18,11 @@ TOOLS_STAMP := $(VENV_TOOLS)/.installed-tools
 BUILD_DIR := .aws-sam/build/ReconstructFunction
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test test-lambda-runtime lint format typecheck ci clean \
+.PHONY: demo help venv test test-lambda-runtime lint format typecheck ci clean \
 	tools requirements requirements-check template-check build build-check
 
 help:
+	@echo "make demo                 the whole pipeline offline on sample photos, into demo-output/"
 	@echo "make test                 run the whole test suite (creates .venv with the dev and engine extras)"
 	@echo "make test-lambda-runtime  run the pure-Python suite under Python 3.13"
 	@echo "make lint                 ruff check, ruff format --check, mypy"
@@ -40,6 +41,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/face3d demo --output demo-output
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from face3d import operations
 from face3d.client import Credentials, FaceppClient, RetryPolicy
 from face3d.credentials import credentials_from_settings, fetch_credentials
 from face3d.errors import (
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rec.set_defaults(run=_reconstruct)
     _add_preview(commands)
+    operations.add_commands(commands)
 
     srv = commands.add_parser(
         "serve",

@@ -24,7 +24,8 @@ from face3d.storage import Storage
 SERVICE = "face3d"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace="Face3D", service=SERVICE)
+NAMESPACE = "Face3D"
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # The face3d.* modules log through the standard library: give them Powertools' JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"face3d"})
 # At DEBUG botocore logs response bodies, GetSecretValue's (the API secret) among them. Whatever
@@ -97,7 +98,9 @@ def _record(report: Report) -> None:
         )
     elif report.status is Status.FAILED:
         metrics.add_metric(name="SetsFailed", unit=MetricUnit.Count, value=1)
-        with single_metric(name="SetsFailed", unit=MetricUnit.Count, value=1) as metric:
+        with single_metric(
+            name="SetsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+        ) as metric:
             metric.add_dimension(name="ErrorCode", value=report.code or "UNKNOWN")
     elif report.status is Status.DUPLICATE:
         metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
