@@ -212,3 +212,17 @@ def _terminate(process: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The yaw angles the multi-view test recovered from rendered side views, against the truth."""
+    module = sys.modules.get("tests.e2e.test_multiview")
+    rows = getattr(module, "YAW_REPORT", None)
+    if not rows:
+        return
+    terminalreporter.section("multi-view: yaw recovered from rendered side views")
+    terminalreporter.write_line(f"{'view':<6} {'rendered':>9} {'recovered':>10} {'error':>7}")
+    for view, known, recovered in rows:
+        terminalreporter.write_line(
+            f"{view:<6} {known:>8.1f}° {recovered:>9.1f}° {recovered - known:>6.1f}°"
+        )
