@@ -240,7 +240,7 @@ def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) ->
 
 
 def _save_dead_letters(output: Path, outcomes: list[Outcome]) -> None:
-    """Move the dead-letter queue's messages into `output/dead-letters/`, noting them per subject."""
+    """Move the DLQ's messages into `output/dead-letters/`, noting them per subject."""
     import boto3
 
     sqs = boto3.client("sqs", region_name=REGION)

@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
+from face3d.geometry import vertex_normals
 
 if TYPE_CHECKING:
     import moderngl
@@ -635,19 +636,6 @@ def _vertex_data(mesh: TexturedMesh) -> npt.NDArray[np.float32]:
     data[:, 5:8] = vertex_normals(vertices, faces)[faces.reshape(-1)]
     data[:, 8:11] = np.tile(np.eye(3, dtype=np.float32), (len(faces), 1))
     return data
-
-
-def vertex_normals(vertices: FloatArray, faces: IntArray) -> FloatArray:
-    """Area-weighted unit vertex normals ((0, 0, 1) where undefined)."""
-    a, b, c = (vertices[faces[:, i]] for i in range(3))
-    face_normals = np.cross(b - a, c - a)
-    normals = np.zeros_like(vertices)
-    for i in range(3):
-        np.add.at(normals, faces[:, i], face_normals)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-    normals[length[:, 0] == 0] = (0.0, 0.0, 1.0)
-    return normals
 
 
 def _draw(

@@ -16,7 +16,6 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -30,6 +29,7 @@ from PIL import Image
 
 from face3d import handler
 from face3d.client import FaceppClient
+from face3d.s3_events import object_created_event
 from face3d.storage import Storage
 
 REGION = "us-east-1"
@@ -161,41 +161,15 @@ def s3_event(
     key: str, etag: str, size: int, version_id: str | None = None, bucket: str = BUCKET
 ) -> dict[str, Any]:
     """An S3 ObjectCreated:Put event as Lambda receives it (key URL-encoded the S3 way)."""
-    obj: dict[str, Any] = {
-        "key": quote_plus(key, safe="/"),
-        "size": size,
-        "eTag": etag,
-        "sequencer": "0065A1B2C3D4E5F6",
-    }
-    if version_id:
-        obj["versionId"] = version_id
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": EVENT_TIME,
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:EXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "203.0.113.10"},
-                "responseElements": {
-                    "x-amz-request-id": "C3D13FE58DE4C810",
-                    "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5",
-                },
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "face3d-upload",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "EXAMPLE"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
+    return object_created_event(
+        bucket,
+        key,
+        etag=etag,
+        size=size,
+        version_id=version_id,
+        event_time=EVENT_TIME,
+        region=REGION,
+    )
 
 
 _CLIENTS: dict[tuple[Any, ...], tuple[Any, Any]] = {}

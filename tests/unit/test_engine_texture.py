@@ -14,7 +14,7 @@ pytestmark = pytest.mark.engine
 cv2 = pytest.importorskip("cv2", reason="texture baking needs the engine extra (OpenCV)")
 pytest.importorskip("mediapipe", reason="the face mesh comes from the engine extra")
 
-from face3d.engine.fusion import fit_views, mesh_vertices, vertex_normals  # noqa: E402
+from face3d.engine.fusion import fit_views, mesh_vertices  # noqa: E402
 from face3d.engine.pose import (  # noqa: E402
     VIEWER_FROM_CAMERA,
     Similarity,
@@ -31,6 +31,7 @@ from face3d.engine.texture import (  # noqa: E402
 )
 from face3d.engine.topology import face_topology  # noqa: E402
 from face3d.engine.uv import face_uv  # noqa: E402
+from face3d.geometry import vertex_normals  # noqa: E402
 
 FloatArray = np.ndarray  # type: ignore[type-arg]
 SIZE = 600

@@ -35,6 +35,7 @@ from face3d.engine import landmark_ids as ids
 from face3d.engine.contract import FRONT_SLOT
 from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose, fit_similarity, head_frame
 from face3d.engine.topology import FaceTopology
+from face3d.geometry import vertex_normals
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -90,17 +91,6 @@ def visibility_weights(camera_landmarks: FloatArray, topology: FaceTopology) -> 
     weights[list(ids.RIGHT_IRIS)] = weights[right_eye].mean()
     weights[list(ids.LEFT_IRIS)] = weights[left_eye].mean()
     return weights
-
-
-def vertex_normals(points: FloatArray, triangles: IntArray) -> FloatArray:
-    """Area-weighted unit normals, outward for the outward winding."""
-    a, b, c = (points[triangles[:, k]] for k in range(3))
-    face_normals = np.cross(b - a, c - a)
-    normals = np.zeros_like(points)
-    for k in range(3):
-        np.add.at(normals, triangles[:, k], face_normals)
-    lengths = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.asarray(normals / np.maximum(lengths, 1e-12))
 
 
 def solve_shape(

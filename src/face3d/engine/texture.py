@@ -32,10 +32,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from face3d.engine.fusion import vertex_normals
 from face3d.engine.pose import ViewPose
 from face3d.engine.topology import face_topology
 from face3d.engine.uv import face_uv
+from face3d.geometry import vertex_normals
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
