@@ -18,11 +18,12 @@ TOOLS_STAMP := $(VENV_TOOLS)/.installed-tools
 BUILD_DIR := .aws-sam/build/ReconstructFunction
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo help venv test test-lambda-runtime lint format typecheck ci clean \
+.PHONY: bench demo help venv test test-lambda-runtime lint format typecheck ci clean \
 	tools requirements requirements-check template-check build build-check
 
 help:
 	@echo "make demo                 the whole pipeline offline on sample photos, into demo-output/"
+	@echo "make bench                speed and memory of preparation and engine, as ratios to baselines"
 	@echo "make test                 run the whole test suite (creates .venv with the dev and engine extras)"
 	@echo "make test-lambda-runtime  run the pure-Python suite under Python 3.13"
 	@echo "make lint                 ruff check, ruff format --check, mypy"
@@ -44,6 +45,10 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/face3d demo --output demo-output
+
+# Speed and memory against same-run baselines (a table of ratios; nothing asserted).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run 2>/dev/null
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -88,13 +93,13 @@ build-check: build
 	$(PYTHON) tools/check_lambda_package.py $(BUILD_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests tools
-	$(BIN)/ruff format --check src tests tools
+	$(BIN)/ruff check src tests tools bench
+	$(BIN)/ruff format --check src tests tools bench
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests tools
-	$(BIN)/ruff check --fix src tests tools
+	$(BIN)/ruff format src tests tools bench
+	$(BIN)/ruff check --fix src tests tools bench
 
 clean:
 	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
