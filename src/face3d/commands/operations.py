@@ -31,7 +31,7 @@ at fault: fix it and upload again) stay on the queue.
 """
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
         "demo",
         help="run the whole pipeline offline on sample photos",
