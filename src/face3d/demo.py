@@ -83,7 +83,8 @@ def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outco
     """
     _prepare_output(output)
     subjects = sample_subjects()
-    from face3d.server import create_app, load_engine, start_server
+    from face3d.server import create_app, load_engine
+    from face3d.serving import start_server
 
     with _logs_into(output / LOG_NAME) as say:
         engine = load_engine()

@@ -72,7 +72,7 @@ class FakeEngine:
 
 @dataclass
 class LiveServer:
-    running: Any  # face3d.server.RunningServer
+    running: Any  # face3d.serving.RunningServer
     engine: FakeEngine
 
     @property
@@ -105,11 +105,11 @@ def wait_until_answering(url: str, timeout: float) -> None:
 def live_server() -> Iterator[LiveServer]:
     pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (werkzeug)")
     pytest.importorskip("waitress", reason="face3d serve needs the engine extra (waitress)")
-    from face3d import server
+    from face3d import server, serving
 
     engine = FakeEngine()
     app = server.create_app(engine, api_key=API_KEY, api_secret=API_SECRET)
-    running = server.start_server(app, host="127.0.0.1", port=0, threads=4)
+    running = serving.start_server(app, host="127.0.0.1", port=0, threads=4)
     try:
         wait_until_answering(running.url + "/", STARTUP_TIMEOUT_S)
         yield LiveServer(running, engine)

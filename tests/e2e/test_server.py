@@ -329,13 +329,13 @@ def test_a_body_of_exactly_2_mib_is_served(live_server: LiveServer) -> None:
 
 
 def test_serve_blocks_until_stopped() -> None:
-    from face3d import server
+    from face3d import server, serving
     from tests.e2e.conftest import FakeEngine
 
     ready: list[tuple[str, int]] = []
     stop = threading.Event()
     app = server.create_app(FakeEngine())
-    serve = functools.partial(server.serve, stop=stop)
+    serve = functools.partial(serving.serve, stop=stop)
     thread = threading.Thread(
         target=serve,
         args=(app,),

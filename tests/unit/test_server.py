@@ -23,7 +23,7 @@ pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (wer
 
 from werkzeug.test import Client, EnvironBuilder, TestResponse
 
-from face3d import server
+from face3d import server, serving
 from face3d.cli import main
 from face3d.engine import EngineError
 from tests import photos
@@ -1064,7 +1064,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> ServeRecorder:
         kwargs["on_ready"](kwargs["host"], 43210 if kwargs["port"] == 0 else kwargs["port"])
 
     monkeypatch.setattr(server, "load_engine", lambda: recorder.engine)
-    monkeypatch.setattr(server, "serve", fake_serve)
+    monkeypatch.setattr(serving, "serve", fake_serve)
     return recorder
 
 
@@ -1174,7 +1174,7 @@ def test_cli_serve_on_a_taken_port_is_a_configuration_error(
     def taken(app: Any, **kwargs: Any) -> None:
         raise OSError(98, "Address already in use")
 
-    monkeypatch.setattr(server, "serve", taken)
+    monkeypatch.setattr(serving, "serve", taken)
 
     assert main(["serve", "--port", "8765"]) == 3
     assert "Address already in use" in capsys.readouterr().err
@@ -1182,7 +1182,7 @@ def test_cli_serve_on_a_taken_port_is_a_configuration_error(
 
 
 def test_waitress_options_bound_every_queue() -> None:
-    options = server.waitress_options(threads=4)
+    options = serving.waitress_options(threads=4)
     assert options["threads"] == 4
     assert options["connection_limit"] == 16
     assert options["backlog"] == 64

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("face3d.server").setLevel(logging.INFO)
     try:
         # werkzeug, waitress and MediaPipe come with the engine extra, not with the Lambda package.
-        from face3d import server
+        from face3d import server, serving
     except ImportError as exc:
         raise ConfigurationError(
             INVALID_CONFIGURATION, f"{exc}: install the engine extra: pip install -e '.[engine]'"
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         stop = threading.Event()
         with _stop_on_sigterm(stop):
-            server.serve(
+            serving.serve(
                 app,
                 host=args.host,
                 port=args.port,
