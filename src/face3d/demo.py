@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from unittest import mock
 
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
@@ -86,10 +87,13 @@ def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outco
     from face3d.server import create_app, load_engine
     from face3d.serving import start_server
 
-    with _logs_into(output / LOG_NAME) as say:
+    with _logs_into(output / LOG_NAME) as (say, log):
         engine = load_engine()
         try:
-            with start_server(create_app(engine), port=0) as server, _local_aws(server.endpoint):
+            with (
+                start_server(create_app(engine), port=0) as server,
+                _local_aws(server.endpoint, log),
+            ):
                 outcomes = [_run_subject(s, output, lambda line: say(line, echo)) for s in subjects]
                 _save_dead_letters(output, outcomes)
                 return outcomes
@@ -98,32 +102,37 @@ def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outco
 
 
 @contextmanager
-def _logs_into(path: Path) -> Iterator[Callable[[str, Callable[[str], None]], None]]:
-    """Send everything written to stdout and stderr (MediaPipe's C++ logs too) into `path`.
+def _logs_into(
+    path: Path,
+) -> Iterator[tuple[Callable[[str, Callable[[str], None]], None], TextIO]]:
+    """Send everything written to stdout and stderr into `path`: Python's `print` and logging,
+    and MediaPipe's C++ logs, which write to the file descriptors directly.
 
-    Yields a function that passes a line to an echo function with the real stdout restored.
+    Yields a function that passes a line to an echo function with the real stdout restored, and
+    the log as a text stream, for Python loggers that hold on to a stream of their own.
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    terminal = sys.stdout
     saved = os.dup(1), os.dup(2)
-    with path.open("ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+    with path.open("ab") as raw, path.open("a", encoding="utf-8", buffering=1) as text:
+        os.dup2(raw.fileno(), 1)
+        os.dup2(raw.fileno(), 2)
 
         def say(line: str, echo: Callable[[str], None]) -> None:
-            sys.stdout.flush()
             os.dup2(saved[0], 1)
             try:
-                echo(line)
-                sys.stdout.flush()
+                with redirect_stdout(terminal):
+                    echo(line)
+                    terminal.flush()
             finally:
-                os.dup2(log.fileno(), 1)
+                os.dup2(raw.fileno(), 1)
 
         try:
-            yield say
+            with redirect_stdout(text), redirect_stderr(text):
+                yield say, text
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            text.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
@@ -150,7 +159,7 @@ def format_table(outcomes: list[Outcome]) -> str:
 
 
 @contextmanager
-def _local_aws(endpoint: str) -> Iterator[None]:
+def _local_aws(endpoint: str, log: TextIO) -> Iterator[None]:
     try:
         from moto import mock_aws
     except ImportError as exc:
@@ -186,9 +195,16 @@ def _local_aws(endpoint: str) -> Iterator[None]:
             from face3d import handler
 
             handler.processor.cache_clear()  # settings and clients for this environment
+            # The handler logs to the stream it found at import (stdout, in Lambda): send it to
+            # the demo's log with everything else, whatever stdout was then.
+            streams = [h for h in handler.logger.handlers if isinstance(h, logging.StreamHandler)]
+            previous = [h.setStream(log) for h in streams]
             try:
                 yield
             finally:
+                for stream_handler, stream in zip(streams, previous, strict=True):
+                    if stream is not None:
+                        stream_handler.setStream(stream)
                 handler.processor.cache_clear()
 
 

@@ -8,6 +8,8 @@ renderer's tests.
 from __future__ import annotations
 
 import io
+import statistics
+import time
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -23,6 +25,8 @@ pytest.importorskip("mediapipe", reason="the engine needs the engine extra (Medi
 trimesh = pytest.importorskip("trimesh", reason="the engine extra installs trimesh")
 
 from face3d.engine import Engine, EngineError, EngineResult  # noqa: E402 (after the skip)
+from face3d.engine.faces import MIN_SIZE_RATIO, FullRangeFaceDetector  # noqa: E402
+from face3d.engine.images import decode_rgb  # noqa: E402
 from face3d.engine.texture import TEXTURE_SIZE  # noqa: E402
 from face3d.engine.uv import face_uv  # noqa: E402
 from face3d.errors import (  # noqa: E402
@@ -107,6 +111,62 @@ def two_faces_jpeg() -> bytes:
     both.paste(astronaut.resize((300, 340)), (0, 0))
     both.paste(hopper.resize((300, 340)), (300, 0))
     return photos.encode(both, quality=92)
+
+
+def side_by_side(left: bytes, right: bytes, right_scale: float = 1.0, scale: float = 1.0) -> bytes:
+    """Two photos next to each other, tops aligned, on grey; the right one and the whole scaled."""
+    first = photos.decode(left).convert("RGB")
+    second = photos.decode(right).convert("RGB")
+    second = second.resize(
+        (round(second.width * right_scale), round(second.height * right_scale)),
+        Image.Resampling.LANCZOS,
+    )
+    both = Image.new(
+        "RGB", (first.width + second.width, max(first.height, second.height)), (128, 128, 128)
+    )
+    both.paste(first, (0, 0))
+    both.paste(second, (first.width, 0))
+    if scale != 1.0:
+        size = (round(both.width * scale), round(both.height * scale))
+        both = both.resize(size, Image.Resampling.LANCZOS)
+    return photos.encode(both, quality=92)
+
+
+@cache
+def two_portraits_jpeg(scale: float = 1.0) -> bytes:
+    """The astronaut's and Grace Hopper's photos as they are, side by side: 1024x600 at scale 1.
+
+    Grace Hopper's face is twice as large as the astronaut's (about 215 and 107 pixels): two
+    portraits framed differently. Face Mesh alone finds one face here.
+    """
+    return side_by_side(photos.astronaut_jpeg(), photos.grace_hopper_jpeg(), scale=scale)
+
+
+@cache
+def similar_faces_jpeg(scale: float = 1.0) -> bytes:
+    """The astronaut beside Grace Hopper at half size: faces of about 100 pixels at 768x512."""
+    return side_by_side(photos.astronaut_jpeg(), photos.grace_hopper_jpeg(), 0.5, scale)
+
+
+@cache
+def tiny_second_face_jpeg() -> bytes:
+    """Grace Hopper beside the astronaut's photo at a sixth: faces of about 200 and 17 pixels."""
+    return side_by_side(photos.grace_hopper_jpeg(), photos.astronaut_jpeg(), 1 / 6)
+
+
+@cache
+def background_head_jpeg(head: int) -> bytes:
+    """A close-up of Grace Hopper (face about 390 pixels, 600x750) with the astronaut's head
+    pasted in the top-left corner, her face `head` pixels: someone farther behind."""
+    hopper = photos.decode(photos.grace_hopper_jpeg()).convert("RGB")
+    close_up = hopper.crop((110, 70, 430, 470)).resize((600, 750), Image.Resampling.LANCZOS)
+    astronaut = photos.decode(photos.astronaut_jpeg()).convert("RGB")
+    # Her face is about 105 pixels of this 200-pixel square.
+    side = round(head * 200 / 105)
+    close_up.paste(
+        astronaut.crop((140, 30, 340, 230)).resize((side, side), Image.Resampling.LANCZOS), (0, 0)
+    )
+    return photos.encode(close_up, quality=92)
 
 
 @cache
@@ -303,6 +363,139 @@ def test_two_faces_are_multiple_face_found(engine: Engine) -> None:
     error = refusal(engine, {1: photos.astronaut_jpeg(), 2: two_faces_jpeg()})
 
     assert (error.code, error.slot) == (MULTIPLE_FACE_FOUND, 2)
+
+
+@pytest.mark.parametrize(
+    ("picture", "scale", "slot"),
+    [
+        (two_portraits_jpeg, 1.0, 1),  # 1024x600: Face Mesh alone saw one face
+        (two_portraits_jpeg, 0.5, 2),  # 512x300
+        (two_portraits_jpeg, 2.0, 3),  # 2048x1200
+        (two_portraits_jpeg, 4.0, 2),  # 4096x2400
+        (similar_faces_jpeg, 0.5, 3),  # 384x256: faces of about 50 pixels
+        (similar_faces_jpeg, 1.0, 2),  # 768x512
+        (similar_faces_jpeg, 2.0, 1),  # 1536x1024
+        (similar_faces_jpeg, 4.0, 3),  # 3072x2048: faces of about 400 pixels
+    ],
+    ids=[
+        "portraits-1024x600",
+        "portraits-512x300",
+        "portraits-2048x1200",
+        "portraits-4096x2400",
+        "similar-384x256",
+        "similar-768x512",
+        "similar-1536x1024",
+        "similar-3072x2048",
+    ],
+)
+def test_two_faces_side_by_side_are_multiple_face_found_at_any_size(
+    engine: Engine, picture: Callable[[float], bytes], scale: float, slot: int
+) -> None:
+    images = {1: photos.astronaut_jpeg(), slot: picture(scale)}
+
+    error = refusal(engine, images)
+
+    assert (error.code, error.slot) == (MULTIPLE_FACE_FOUND, slot)
+
+
+def test_face_mesh_alone_misses_the_second_portrait() -> None:
+    """Why the full-range detector runs too: Face Mesh's short-range detector sees one face."""
+    from mediapipe.python.solutions import face_mesh
+
+    with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=2) as mesh:
+        found = mesh.process(decode_rgb(two_portraits_jpeg(), 1)).multi_face_landmarks or []
+
+    assert len(found) == 1
+
+
+def test_a_tiny_second_face_is_ignored(engine: Engine) -> None:
+    """The astronaut at a sixth (17 pixels beside Grace Hopper's 200): Grace Hopper is modelled.
+
+    Too small to count (under a third of the largest face), and too small for the detector to
+    see at all in a 597-pixel picture.
+    """
+    result = engine.reconstruct({1: tiny_second_face_jpeg()}, texture=False, mtl=False)
+
+    alone = engine.reconstruct({1: photos.grace_hopper_jpeg()}, texture=False, mtl=False)
+    found = np.array(result.landmarks[1])
+    assert np.abs(found - np.array(alone.landmarks[1])).max() < 3  # the same face, same place
+
+
+@pytest.mark.parametrize("head", [100, 110])
+def test_a_small_face_behind_the_subject_is_seen_but_does_not_count(
+    engine: Engine, head: int
+) -> None:
+    """A face a quarter as large as the subject's, in the corner: the subject is modelled.
+
+    The detector does find it (this is the rule at work, not a face too small to see); at 110
+    pixels Face Mesh finds it too, which on its own used to be MULTIPLE_FACE_FOUND.
+    """
+    picture = background_head_jpeg(head)
+    detector = FullRangeFaceDetector()
+    try:
+        sizes = sorted(box.size for box in detector.detect(decode_rgb(picture, 1)))
+    finally:
+        detector.close()
+    assert len(sizes) == 2
+    assert sizes[0] < 0.85 * MIN_SIZE_RATIO * sizes[1]  # clearly under the bound
+
+    result = engine.reconstruct({1: picture}, texture=False, mtl=False)
+
+    found = np.array(result.landmarks[1])
+    width, height = found.max(axis=0) - found.min(axis=0)
+    assert max(width, height) > 300  # Grace Hopper's face, not the astronaut's (about 100 px)
+
+
+def test_a_large_face_behind_the_subject_is_multiple_face_found(engine: Engine) -> None:
+    """The same picture with the astronaut's face half as large as the subject's: it counts."""
+    error = refusal(engine, {1: background_head_jpeg(180)})
+
+    assert (error.code, error.slot) == (MULTIPLE_FACE_FOUND, 1)
+
+
+def test_the_face_detector_is_loaded_once_and_closed_with_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mediapipe.python.solutions import face_detection
+
+    made: list[dict[str, object]] = []
+    closed: list[bool] = []
+
+    class Spy(face_detection.FaceDetection):  # type: ignore[misc]
+        def __init__(self, **options: object) -> None:
+            made.append(options)
+            super().__init__(**options)
+
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    monkeypatch.setattr(face_detection, "FaceDetection", Spy)
+    with Engine() as fresh:
+        for _ in range(2):
+            fresh.reconstruct({1: photos.grace_hopper_jpeg()}, texture=False, mtl=False)
+        with pytest.raises(EngineError):
+            fresh.reconstruct({1: two_portraits_jpeg()}, texture=False, mtl=False)
+        assert made == [{"model_selection": 1, "min_detection_confidence": 0.5}]
+        assert closed == []
+    assert closed == [True]
+
+
+def test_counting_faces_costs_one_small_detector_pass() -> None:
+    picture = decode_rgb(two_portraits_jpeg(), 1)
+    detector = FullRangeFaceDetector()
+    try:
+        detector.detect(picture)  # the first run sets the graph up
+        times = []
+        for _ in range(10):
+            start = time.perf_counter()
+            detector.detect(picture)
+            times.append((time.perf_counter() - start) * 1000)
+    finally:
+        detector.close()
+
+    print(f"full-range face detector, 1024x600: median {statistics.median(times):.1f} ms")
+    assert statistics.median(times) < 100  # about 6 ms on a 2-core machine
 
 
 @pytest.mark.parametrize(

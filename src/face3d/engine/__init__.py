@@ -27,7 +27,10 @@ __all__ = ["Engine", "EngineError", "EngineResult"]
 
 
 class Engine:
-    """Loads MediaPipe Face Mesh once. Not thread-safe: callers serialise `reconstruct`."""
+    """Loads MediaPipe Face Mesh and its face detector once.
+
+    Not thread-safe: callers serialise `reconstruct`.
+    """
 
     def __init__(self) -> None:
         from face3d.engine.engine import Reconstructor  # heavy: mediapipe, cv2, numpy

@@ -20,7 +20,7 @@ from face3d.errors import BAD_ARGUMENTS, MISSING_ARGUMENTS
 
 
 class Reconstructor:
-    """Face Mesh loaded once, and the fixed mesh topology, layout and texture raster."""
+    """Face Mesh and the face detector loaded once, and the fixed topology, layout and raster."""
 
     def __init__(self) -> None:
         self._detector = FaceMeshDetector()

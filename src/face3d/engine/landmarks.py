@@ -1,7 +1,8 @@
 """MediaPipe Face Mesh, as the wheel ships it: 478 landmarks per face, nothing downloaded.
 
 The legacy `solutions.face_mesh` graph runs models bundled in the mediapipe wheel (face
-detection, face landmarks with attention, iris), so it works offline.
+detection, face landmarks with attention, iris), so it works offline. Faces are counted with
+the full-range face detector the wheel also ships: see `face3d.engine.faces` for the rule.
 """
 
 from __future__ import annotations
@@ -13,41 +14,64 @@ import numpy.typing as npt
 
 from face3d.engine import landmark_ids as ids
 from face3d.engine.contract import EngineError
+from face3d.engine.faces import FaceBox, FullRangeFaceDetector, count_faces
 from face3d.errors import MULTIPLE_FACE_FOUND, NO_FACE_FOUND
 
 FloatArray = npt.NDArray[np.float64]
 
 
 class FaceMeshDetector:
-    """One Face Mesh graph, loaded once. Not thread-safe (neither is MediaPipe's graph)."""
+    """Face Mesh and the full-range face detector, each loaded once.
+
+    Not thread-safe (neither is MediaPipe's graph).
+    """
 
     def __init__(self) -> None:
         from mediapipe.python.solutions import face_mesh  # heavy: loads the graph and models
 
-        # Two faces at most: enough to tell one face from several, the API's MULTIPLE_FACE_FOUND.
+        # Two faces at most: the reconstructed one, and one to judge it against (the full-range
+        # detector finds the others).
         self._mesh: Any = face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=2, refine_landmarks=True
         )
+        try:
+            self._faces = FullRangeFaceDetector()
+        except BaseException:
+            self._mesh.close()
+            raise
 
     def detect(self, rgb: npt.NDArray[np.uint8], slot: int) -> FloatArray:
         """The face's 478 landmarks in the camera frame (pixels, depth scaled like x).
 
         Integer coordinates are pixel centres (OpenCV's convention, as in `face3d.render`): the
         image spans [-0.5, width - 0.5]. MediaPipe's normalised coordinates span the image from
-        edge to edge, hence the half-pixel shift.
+        edge to edge, hence the half-pixel shift. Where Face Mesh finds two faces and the
+        second is too small to count, the larger one is the face.
         """
         height, width = rgb.shape[:2]
         found = self._mesh.process(rgb).multi_face_landmarks or []
-        if not found:
-            raise EngineError(NO_FACE_FOUND, slot, "no face found in the image")
-        if len(found) > 1:
+        faces = [_pixels(face, width, height) for face in found]
+        boxes = [FaceBox.around(face) for face in faces]
+        # Largest first; a stable sort keeps MediaPipe's order between equal sizes.
+        order = sorted(range(len(faces)), key=lambda index: -boxes[index].size)
+        meshed = [boxes[index] for index in order]
+        if count_faces(meshed, self._faces.detect(rgb)) > 1:
             raise EngineError(MULTIPLE_FACE_FOUND, slot, "more than one face in the image")
-        points = np.array([(p.x, p.y, p.z) for p in found[0].landmark], dtype=np.float64)
-        if points.shape != (ids.LANDMARK_COUNT, 3):
-            raise RuntimeError(f"Face Mesh gave {points.shape[0]} landmarks, not 478")
-        pixels = points * np.array([width, height, width], dtype=np.float64)
-        pixels[:, :2] -= 0.5
-        return np.asarray(pixels)
+        if not faces:
+            raise EngineError(NO_FACE_FOUND, slot, "no face found in the image")
+        return faces[order[0]]
 
     def close(self) -> None:
-        self._mesh.close()
+        try:
+            self._faces.close()
+        finally:
+            self._mesh.close()
+
+
+def _pixels(face: Any, width: int, height: int) -> FloatArray:
+    points = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
+    if points.shape != (ids.LANDMARK_COUNT, 3):
+        raise RuntimeError(f"Face Mesh gave {points.shape[0]} landmarks, not 478")
+    pixels = points * np.array([width, height, width], dtype=np.float64)
+    pixels[:, :2] -= 0.5
+    return np.asarray(pixels)
