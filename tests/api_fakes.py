@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -71,3 +72,14 @@ def success_payload(
 
 def error_payload(message: str, request_id: str = "1470378968,c6f50ec6") -> dict[str, Any]:
     return {"time_used": 525, "error_message": message, "request_id": request_id}
+
+
+# What `face3d.engine.Engine.reconstruct` returns, for fake engines behind the server.
+@dataclass(frozen=True)
+class FakeResult:
+    obj: bytes
+    mtl: bytes | None
+    texture: bytes | None
+    matrices: list[list[float]]
+    landmarks: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    poses: dict[int, tuple[float, float, float]] = field(default_factory=dict)

@@ -15,28 +15,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 
-from tests.api_fakes import MTL_PLAIN, MTL_WITH_TEXTURE, OBJ_PLAIN, OBJ_WITH_MTL, texture_jpeg
+from tests.api_fakes import (
+    MTL_PLAIN,
+    MTL_WITH_TEXTURE,
+    OBJ_PLAIN,
+    OBJ_WITH_MTL,
+    FakeResult,
+    texture_jpeg,
+)
 
 API_KEY, API_SECRET = "e2e-key", "e2e-secret-never-logged"
 STARTUP_TIMEOUT_S = 10.0
 ENGINE_STARTUP_TIMEOUT_S = 180.0  # MediaPipe's first import and model load
 REQUEST_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    obj: bytes
-    mtl: bytes | None
-    texture: bytes | None
-    matrices: list[list[float]]
-    landmarks: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
-    poses: dict[int, tuple[float, float, float]] = field(default_factory=dict)
 
 
 class FakeEngine:

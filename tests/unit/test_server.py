@@ -33,6 +33,7 @@ from tests.api_fakes import (
     OBJ_PLAIN,
     OBJ_WITH_MTL,
     SAMPLE_MATRIX,
+    FakeResult,
     texture_jpeg,
 )
 
@@ -47,16 +48,6 @@ PHOTO_URL = "https://images.test/front.jpg"
 
 
 # The engine (face3d.engine.Engine), faked; its EngineError is the real one ------------------------
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    obj: bytes
-    mtl: bytes | None
-    texture: bytes | None
-    matrices: list[list[float]]
-    landmarks: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
-    poses: dict[int, tuple[float, float, float]] = field(default_factory=dict)
 
 
 @dataclass
