@@ -84,14 +84,14 @@ def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outco
     """
     _prepare_output(output)
     subjects = sample_subjects()
-    from face3d.server import create_app, load_engine
+    from face3d.server import FaceApp, load_engine
     from face3d.serving import start_server
 
     with _logs_into(output / LOG_NAME) as (say, log):
         engine = load_engine()
         try:
             with (
-                start_server(create_app(engine), port=0) as server,
+                start_server(FaceApp(engine), port=0) as server,
                 _local_aws(server.endpoint, log),
             ):
                 outcomes = [_run_subject(s, output, lambda line: say(line, echo)) for s in subjects]

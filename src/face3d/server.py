@@ -1,6 +1,6 @@
 """`face3d serve`: the offline engine behind the Face++ 3dface HTTP contract.
 
-`create_app(engine, ...)` builds the WSGI application (werkzeug parses the form; no framework);
+`FaceApp(engine, ...)` builds the WSGI application (werkzeug parses the form; no framework);
 `face3d.serving` runs it on waitress. The contract is facepp-3dface-api.txt; where the document is
 silent, this module decides as follows.
 
@@ -240,6 +240,14 @@ class FaceApp:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """The app around `engine` (see the module docstring for its behaviour).
+
+        `api_key`/`api_secret`: required credentials (both or neither; neither accepts any non-empty
+        pair). `qps`: calls admitted in any one-second window. `fail_rate`: share of calls answered
+        500 INTERNAL_ERROR, drawn from a `random.Random(seed)`. `latency_ms`: added to every call.
+        `fetch_timeout`: seconds for each image URL (connect, each read and in total).
+        `engine_wait_timeout`: seconds a call may wait for the engine before it is refused.
+        """
         if (api_key is None) != (api_secret is None):
             raise ValueError("give both api_key and api_secret, or neither")
         if api_key == "" or api_secret == "":
@@ -421,45 +429,6 @@ class FaceApp:
             request_id,
             _token(environ.get("REMOTE_ADDR") or "-"),
         )
-
-
-def create_app(
-    engine: ReconstructionEngine,
-    *,
-    api_key: str | None = None,
-    api_secret: str | None = None,
-    qps: int | None = None,
-    fail_rate: float = 0.0,
-    latency_ms: int = 0,
-    seed: int | None = None,
-    fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
-    engine_wait_timeout: float = DEFAULT_ENGINE_WAIT_TIMEOUT,
-    max_request_bytes: int = MAX_REQUEST_BYTES,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> FaceApp:
-    """The 3dface WSGI app around `engine` (see the module docstring for its behaviour).
-
-    `api_key`/`api_secret`: required credentials (both or neither; neither accepts any non-empty
-    pair). `qps`: calls admitted in any one-second window. `fail_rate`: share of calls answered
-    500 INTERNAL_ERROR, drawn from a `random.Random(seed)`. `latency_ms`: added to every call.
-    `fetch_timeout`: seconds for each image URL (connect, each read and in total).
-    `engine_wait_timeout`: seconds a call may wait for the engine before it is refused.
-    """
-    return FaceApp(
-        engine,
-        api_key=api_key,
-        api_secret=api_secret,
-        qps=qps,
-        fail_rate=fail_rate,
-        latency_ms=latency_ms,
-        seed=seed,
-        fetch_timeout=fetch_timeout,
-        engine_wait_timeout=engine_wait_timeout,
-        max_request_bytes=max_request_bytes,
-        clock=clock,
-        sleep=sleep,
-    )
 
 
 # Request parsing ---------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def live_server() -> Iterator[LiveServer]:
     from face3d import server, serving
 
     engine = FakeEngine()
-    app = server.create_app(engine, api_key=API_KEY, api_secret=API_SECRET)
+    app = server.FaceApp(engine, api_key=API_KEY, api_secret=API_SECRET)
     running = serving.start_server(app, host="127.0.0.1", port=0, threads=4)
     try:
         wait_until_answering(running.url + "/", STARTUP_TIMEOUT_S)

@@ -334,7 +334,7 @@ def test_serve_blocks_until_stopped() -> None:
 
     ready: list[tuple[str, int]] = []
     stop = threading.Event()
-    app = server.create_app(FakeEngine())
+    app = server.FaceApp(FakeEngine())
     serve = functools.partial(serving.serve, stop=stop)
     thread = threading.Thread(
         target=serve,

@@ -116,7 +116,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def client(engine: FakeEngine) -> Client:
-    return Client(server.create_app(engine))
+    return Client(server.FaceApp(engine))
 
 
 @pytest.fixture
@@ -570,7 +570,7 @@ def test_bad_base64_is_an_unsupported_image(client: Client, value: str) -> None:
 
 def test_an_image_file_over_2_mb_is_too_large(engine: FakeEngine) -> None:
     # The 2 MiB entity limit stops such a file first; with a larger one, the image check does.
-    client = Client(server.create_app(engine, max_request_bytes=8 * MIB))
+    client = Client(server.FaceApp(engine, max_request_bytes=8 * MIB))
     photo = photos.with_detail_jpeg(photos.astronaut_jpeg(), 2800, 2800, seed=11)
     assert len(photo) > 2 * MIB
 
@@ -696,7 +696,7 @@ def test_engine_errors_name_the_parameter_of_their_slot(
     urls: responses.RequestsMock, code: str, slot: int | None, message: str
 ) -> None:
     urls.get(PHOTO_URL, body=photos.astronaut_jpeg())
-    client = Client(server.create_app(FakeEngine(error=EngineError(code, slot))))
+    client = Client(server.FaceApp(FakeEngine(error=EngineError(code, slot))))
 
     response = post(
         client,
@@ -711,7 +711,7 @@ def test_engine_errors_name_the_parameter_of_their_slot(
 
 
 def test_an_unknown_engine_code_is_an_internal_error() -> None:
-    client = Client(server.create_app(FakeEngine(error=EngineError("GPU_ON_FIRE", 1))))
+    client = Client(server.FaceApp(FakeEngine(error=EngineError("GPU_ON_FIRE", 1))))
     response = post(client, {"image_file_1": file_part(photos.astronaut_jpeg())})
     assert error_of(response) == (500, "INTERNAL_ERROR")
 
@@ -719,7 +719,7 @@ def test_an_unknown_engine_code_is_an_internal_error() -> None:
 def test_an_engine_crash_is_an_internal_error_logged_without_image_or_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = Client(server.create_app(FakeEngine(error=RuntimeError("mesh exploded"))))
+    client = Client(server.FaceApp(FakeEngine(error=RuntimeError("mesh exploded"))))
     photo = photos.astronaut_jpeg()
 
     with caplog.at_level(logging.DEBUG):
@@ -749,7 +749,7 @@ def test_an_engine_crash_is_an_internal_error_logged_without_image_or_secret(
 def test_a_malformed_engine_result_is_an_internal_error(
     fields: dict[str, str], result: Callable[[dict[int, bytes], bool, bool], FakeResult]
 ) -> None:
-    client = Client(server.create_app(FakeEngine(result=result)))
+    client = Client(server.FaceApp(FakeEngine(result=result)))
     response = post(client, {"image_file_1": file_part(photos.astronaut_jpeg()), **fields})
     assert error_of(response) == (500, "INTERNAL_ERROR")
 
@@ -757,7 +757,7 @@ def test_a_malformed_engine_result_is_an_internal_error(
 def test_a_call_that_waits_too_long_for_the_busy_engine_is_refused() -> None:
     gate = threading.Event()
     engine = FakeEngine(gate=gate)
-    app = server.create_app(engine, engine_wait_timeout=0.05)
+    app = server.FaceApp(engine, engine_wait_timeout=0.05)
     first: list[TestResponse] = []
     worker = threading.Thread(
         target=lambda: first.append(
@@ -783,7 +783,7 @@ def test_a_call_that_waits_too_long_for_the_busy_engine_is_refused() -> None:
 
 
 def test_credentials_are_checked_when_configured(engine: FakeEngine) -> None:
-    client = Client(server.create_app(engine, api_key=KEY, api_secret=SECRET))
+    client = Client(server.FaceApp(engine, api_key=KEY, api_secret=SECRET))
     photo = {"image_file_1": file_part(photos.astronaut_jpeg())}
 
     assert error_of(post(client, {**photo, "api_secret": "wrong"})) == (401, "AUTHENTICATION_ERROR")
@@ -804,7 +804,7 @@ def test_without_configured_credentials_any_pair_is_accepted(client: Client) -> 
 
 def test_qps_limit_per_one_second_window(engine: FakeEngine) -> None:
     clock = FakeClock()
-    client = Client(server.create_app(engine, qps=2, clock=clock))
+    client = Client(server.FaceApp(engine, qps=2, clock=clock))
 
     def call() -> TestResponse:
         return post(client, {"image_file_1": file_part(photos.astronaut_jpeg())})
@@ -822,7 +822,7 @@ def test_qps_limit_per_one_second_window(engine: FakeEngine) -> None:
 
 
 def test_unauthenticated_calls_do_not_use_the_qps(engine: FakeEngine) -> None:
-    client = Client(server.create_app(engine, qps=1, api_key=KEY, api_secret=SECRET))
+    client = Client(server.FaceApp(engine, qps=1, api_key=KEY, api_secret=SECRET))
     wrong = post(client, {"api_secret": "no", "image_file_1": file_part(photos.astronaut_jpeg())})
     assert error_of(wrong) == (401, "AUTHENTICATION_ERROR")
     assert post(client, {"image_file_1": file_part(photos.astronaut_jpeg())}).status_code == 200
@@ -852,7 +852,7 @@ def test_the_limiter_is_thread_safe() -> None:
 
 
 def test_fail_rate_is_deterministic_with_a_seed(engine: FakeEngine) -> None:
-    client = Client(server.create_app(engine, fail_rate=0.3, seed=42))
+    client = Client(server.FaceApp(engine, fail_rate=0.3, seed=42))
     statuses = [
         post(client, {"image_file_1": file_part(photos.astronaut_jpeg())}).status_code
         for _ in range(30)
@@ -866,7 +866,7 @@ def test_fail_rate_is_deterministic_with_a_seed(engine: FakeEngine) -> None:
 
 
 def test_fail_rate_one_fails_every_call_with_internal_error(engine: FakeEngine) -> None:
-    client = Client(server.create_app(engine, fail_rate=1.0))
+    client = Client(server.FaceApp(engine, fail_rate=1.0))
     for _ in range(3):
         response = post(client, {"image_file_1": file_part(photos.astronaut_jpeg())})
         assert error_of(response) == (500, "INTERNAL_ERROR")
@@ -875,7 +875,7 @@ def test_fail_rate_one_fails_every_call_with_internal_error(engine: FakeEngine) 
 
 def test_latency_is_added_and_counted_in_time_used(engine: FakeEngine) -> None:
     clock = FakeClock()
-    client = Client(server.create_app(engine, latency_ms=250, clock=clock, sleep=clock.sleep))
+    client = Client(server.FaceApp(engine, latency_ms=250, clock=clock, sleep=clock.sleep))
 
     response = post(client, {"image_file_1": file_part(photos.astronaut_jpeg())})
 
@@ -897,7 +897,7 @@ def test_latency_is_added_and_counted_in_time_used(engine: FakeEngine) -> None:
 )
 def test_bad_app_options(engine: FakeEngine, options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 (the message varies)
-        server.create_app(engine, **options)
+        server.FaceApp(engine, **options)
 
 
 # Paths, methods and the 413 -----------------------------------------------------------------------
@@ -926,7 +926,7 @@ def test_other_methods_on_the_api_are_api_not_found(client: Client, method: str)
 
 
 def test_over_2_mb_is_a_plain_text_413_refused_before_reading(engine: FakeEngine) -> None:
-    app = server.create_app(engine)
+    app = server.FaceApp(engine)
     payload, content_type = multipart(CREDENTIALS, {"image_file_1": b"x" * (3 * MIB)})
     environ, counting = raw_environ(payload, content_type, content_length=len(payload))
 
@@ -940,7 +940,7 @@ def test_over_2_mb_is_a_plain_text_413_refused_before_reading(engine: FakeEngine
 
 
 def test_a_chunked_body_is_cut_off_just_past_2_mb(engine: FakeEngine) -> None:
-    app = server.create_app(engine)
+    app = server.FaceApp(engine)
     payload, content_type = multipart(CREDENTIALS, {"image_file_1": b"x" * (8 * MIB)})
     environ, counting = raw_environ(payload, content_type, content_length=None)
 
@@ -959,13 +959,13 @@ def test_the_limit_is_exactly_2_mib(engine: FakeEngine, size: int, status: int) 
     payload, content_type = multipart({**fields, "padding": "p" * (size - len(unpadded))})
     assert len(payload) == size
 
-    response = Client(server.create_app(engine)).post(API, data=payload, content_type=content_type)
+    response = Client(server.FaceApp(engine)).post(API, data=payload, content_type=content_type)
 
     assert response.status_code == status
 
 
 def test_a_chunked_body_under_the_limit_is_served(engine: FakeEngine) -> None:
-    app = server.create_app(engine)
+    app = server.FaceApp(engine)
     payload, content_type = multipart(
         {**CREDENTIALS, "image_base64_1": b64(photos.astronaut_jpeg())}
     )
@@ -981,7 +981,7 @@ def test_a_body_shorter_than_its_length_is_a_bad_argument(engine: FakeEngine) ->
     payload, content_type = multipart(CREDENTIALS)
     environ, _ = raw_environ(payload, content_type, content_length=len(payload) + 100)
 
-    status, _, text = call_raw(server.create_app(engine), environ)
+    status, _, text = call_raw(server.FaceApp(engine), environ)
 
     assert status.startswith("400")
     assert json.loads(text)["error_message"] == "BAD_ARGUMENTS:body"
@@ -991,7 +991,7 @@ def test_more_form_parts_than_any_call_needs_is_a_413(engine: FakeEngine) -> Non
     fields = {**CREDENTIALS, **{f"extra_{n}": "x" for n in range(100)}}
     payload, content_type = multipart(fields)
 
-    response = Client(server.create_app(engine)).post(API, data=payload, content_type=content_type)
+    response = Client(server.FaceApp(engine)).post(API, data=payload, content_type=content_type)
 
     assert response.status_code == 413
     assert response.get_data() == b"Request Entity Too Large"
@@ -1030,7 +1030,7 @@ def test_one_access_line_per_request_without_secrets_or_images(
 def test_the_413_is_logged(engine: FakeEngine, caplog: pytest.LogCaptureFixture) -> None:
     payload, content_type = multipart(CREDENTIALS, {"image_file_1": b"x" * (3 * MIB)})
     with caplog.at_level(logging.INFO, logger="face3d.server.access"):
-        Client(server.create_app(engine)).post(API, data=payload, content_type=content_type)
+        Client(server.FaceApp(engine)).post(API, data=payload, content_type=content_type)
     assert "status=413 error=REQUEST_ENTITY_TOO_LARGE" in caplog.text
 
 

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             INVALID_CONFIGURATION, f"the offline engine failed to load: {type(exc).__name__}: {exc}"
         ) from exc
     try:
-        app = server.create_app(
+        app = server.FaceApp(
             engine,
             api_key=args.api_key,
             api_secret=args.api_secret,
