@@ -24,6 +24,8 @@ from typing import Any, TextIO
 from unittest import mock
 
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
+from face3d.reconstruction import OBJ_NAME, TEXTURE_NAME
+from face3d.results import ERROR_DOCUMENT, RESULT_DOCUMENT
 
 REGION = "us-east-1"
 BUCKET = "face3d-demo-000000000000-us-east-1"
@@ -248,9 +250,9 @@ def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) ->
     folder.mkdir()
     _save_inputs(subject, folder / "inputs")
     _download(s3, f"results/{subject.name}/", folder, outcome)
-    if (folder / "error.json").exists():
-        outcome.code = json.loads((folder / "error.json").read_text())["error"]["code"]
-    if (folder / "face.obj").exists():
+    if (folder / ERROR_DOCUMENT).exists():
+        outcome.code = json.loads((folder / ERROR_DOCUMENT).read_text())["error"]["code"]
+    if (folder / OBJ_NAME).exists():
         _render_preview(folder, subject, outcome)
     echo(f"{subject.name}: {outcome.status} in {outcome.seconds:.1f} s")
     return outcome
@@ -295,8 +297,8 @@ def _save_inputs(subject: Subject, folder: Path) -> None:
 def _render_preview(folder: Path, subject: Subject, outcome: Outcome) -> None:
     from face3d.preview import build_preview
 
-    texture = folder / "tex.jpg"
-    document = json.loads((folder / "result.json").read_text())
+    texture = folder / TEXTURE_NAME
+    document = json.loads((folder / RESULT_DOCUMENT).read_text())
     uploads = {upload.key: upload.data for upload in subject.uploads}
     photos = {
         view: uploads[entry["key"]]
@@ -304,9 +306,9 @@ def _render_preview(folder: Path, subject: Subject, outcome: Outcome) -> None:
         if entry["key"] in uploads
     }
     preview = build_preview(
-        (folder / "face.obj").read_bytes(),
+        (folder / OBJ_NAME).read_bytes(),
         texture=texture.read_bytes() if texture.exists() else None,
-        document=(folder / "result.json").read_bytes(),
+        document=(folder / RESULT_DOCUMENT).read_bytes(),
         photos=photos,
         title=subject.name,
     )

@@ -1,4 +1,4 @@
-"""Mesh geometry shared by the engine and the renderer (NumPy)."""
+"""Mesh geometry and array types shared by the engine and the renderer (NumPy)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+ImageArray = npt.NDArray[np.uint8]  # RGB, shape (height, width, 3)
 
 
 def vertex_normals(vertices: FloatArray, faces: IntArray) -> FloatArray:

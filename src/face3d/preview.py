@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from face3d.errors import INVALID_INPUT, PermanentError
+from face3d.geometry import FloatArray, ImageArray
 from face3d.render import (
-    FloatArray,
-    ImageArray,
     TexturedMesh,
     composite,
     load_result_mesh,

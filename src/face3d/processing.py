@@ -41,6 +41,7 @@ from face3d.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from face3d.objects import StoredObject
 from face3d.pipeline import CredentialSource, Outcome, reconstruct_set
 from face3d.preparation import PreparationLimits, PreparedImage, SourceImage
+from face3d.reconstruction import MTL_NAME, OBJ_NAME, TEXTURE_NAME
 from face3d.results import (
     ERROR_DOCUMENT,
     OUTPUT_FILES,
@@ -56,9 +57,9 @@ from face3d.views import View
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
-    "face.obj": "model/obj",
-    "face.mtl": "model/mtl",
-    "tex.jpg": "image/jpeg",
+    OBJ_NAME: "model/obj",
+    MTL_NAME: "model/mtl",
+    TEXTURE_NAME: "image/jpeg",
     RESULT_DOCUMENT: "application/json",
     ERROR_DOCUMENT: "application/json",
 }

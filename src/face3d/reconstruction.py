@@ -25,6 +25,7 @@ TRANSFER_MATRIX_SIZE = 16
 _Bad = Callable[[str], TransientError]
 
 # Fixed by the API document: viewers resolve the files by these names in one folder.
+# Fixed by the API document: viewers resolve face.mtl and tex.jpg beside face.obj.
 OBJ_NAME = "face.obj"
 MTL_NAME = "face.mtl"
 TEXTURE_NAME = "tex.jpg"

@@ -41,19 +41,14 @@ import numpy as np
 import numpy.typing as npt
 
 from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
-from face3d.geometry import vertex_normals
+from face3d.geometry import FloatArray, ImageArray, IntArray, vertex_normals
+from face3d.reconstruction import MTL_NAME, OBJ_NAME, TEXTURE_NAME
 
 if TYPE_CHECKING:
     import moderngl
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-ImageArray = npt.NDArray[np.uint8]
 RGB = tuple[int, int, int]
 
-OBJ_NAME = "face.obj"
-MTL_NAME = "face.mtl"
-TEXTURE_NAME = "tex.jpg"
 
 # Colour of an untextured mesh (a light clay), before shading.
 CLAY: RGB = (214, 200, 186)

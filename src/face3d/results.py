@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from face3d.preparation import PreparedImage
-from face3d.reconstruction import Reconstruction
+from face3d.reconstruction import MTL_NAME, OBJ_NAME, TEXTURE_NAME, Reconstruction
 from face3d.views import View
 
 RESULT_SCHEMA = "face3d.result/v1"
 RESULT_DOCUMENT = "result.json"
 ERROR_DOCUMENT = "error.json"
-# Fixed by the API document: viewers resolve face.mtl and tex.jpg beside face.obj.
-OUTPUT_FILES = ("face.obj", "face.mtl", "tex.jpg")
+OUTPUT_FILES = (OBJ_NAME, MTL_NAME, TEXTURE_NAME)
 
 
 @dataclass(frozen=True)

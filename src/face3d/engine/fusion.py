@@ -29,16 +29,12 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from face3d.engine import landmark_ids as ids
 from face3d.engine.contract import FRONT_SLOT
 from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose, fit_similarity, head_frame
 from face3d.engine.topology import FaceTopology
-from face3d.geometry import vertex_normals
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from face3d.geometry import FloatArray, vertex_normals
 
 DEPTH_WEIGHT: Final = 0.1
 FRONT_PREFERENCE: Final = 4.0

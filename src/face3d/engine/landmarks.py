@@ -16,8 +16,7 @@ from face3d.engine import landmark_ids as ids
 from face3d.engine.contract import EngineError
 from face3d.engine.faces import FaceBox, FullRangeFaceDetector, count_faces
 from face3d.errors import MULTIPLE_FACE_FOUND, NO_FACE_FOUND
-
-FloatArray = npt.NDArray[np.float64]
+from face3d.geometry import FloatArray
 
 
 class FaceMeshDetector:

@@ -12,9 +12,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from face3d.reconstruction import MTL_NAME, TEXTURE_NAME
+
 MATERIAL_NAME: Final = "face"
-MTL_NAME: Final = "face.mtl"
-TEXTURE_NAME: Final = "tex.jpg"
 
 
 def write_obj(

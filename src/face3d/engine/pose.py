@@ -34,11 +34,9 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from face3d.engine import landmark_ids as ids
-
-FloatArray = npt.NDArray[np.float64]
+from face3d.geometry import FloatArray
 
 INTERPUPILLARY_MM: Final = 63.0
 # Camera (y down, z away) and viewer (y up, z towards the camera) differ by a half turn about x.

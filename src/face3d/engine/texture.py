@@ -35,11 +35,7 @@ from PIL import Image
 from face3d.engine.pose import ViewPose
 from face3d.engine.topology import face_topology
 from face3d.engine.uv import face_uv
-from face3d.geometry import vertex_normals
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-ImageArray = npt.NDArray[np.uint8]
+from face3d.geometry import FloatArray, ImageArray, IntArray, vertex_normals
 
 TEXTURE_SIZE: Final = 1024
 JPEG_QUALITY: Final = 90

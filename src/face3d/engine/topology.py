@@ -22,11 +22,10 @@ from functools import cache
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from face3d.engine import landmark_ids as ids
+from face3d.geometry import IntArray
 
-IntArray = npt.NDArray[np.int64]
 Edge = tuple[int, int]
 
 

@@ -20,13 +20,10 @@ from functools import cache
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from face3d.engine.landmark_ids import FOREHEAD
 from face3d.engine.topology import FaceTopology, face_topology
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from face3d.geometry import FloatArray, IntArray
 
 # The oval's circle in (u, v); the margin keeps bilinear and mipmapped lookups near the rim
 # inside the filled texture.
