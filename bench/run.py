@@ -24,8 +24,8 @@ from collections.abc import Callable
 from PIL import Image
 from tests import photos
 
-from face3d.preparation import PreparedImage, SourceImage, prepare_images
-from face3d.views import View
+from face3d.client.preparation import PreparedImage, SourceImage, prepare_images
+from face3d.contract import View
 
 REPEATS = 5
 

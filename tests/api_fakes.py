@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from face3d.views import View
+from face3d.contract import View
 
 OBJ_WITH_MTL = (
     "mtllib face.mtl\n"

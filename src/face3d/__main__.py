@@ -1,5 +1,5 @@
 import sys
 
-from face3d.cli import main
+from face3d.cli.main import main
 
 sys.exit(main())

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from face3d.views import View
+from face3d.contract import View
 
 
 class Kind(StrEnum):
@@ -168,6 +168,24 @@ _KIND_OF_CODE: dict[str, type[Face3DError]] = {
 }
 
 KNOWN_CODES = frozenset(_KIND_OF_CODE)
+
+# Short explanations from the API document, so that a DLQ message or a CLI line reads on its own.
+DESCRIPTIONS = {
+    IMAGE_ERROR_UNSUPPORTED_FORMAT: "the image cannot be decoded (unsupported or damaged file)",
+    INVALID_IMAGE_SIZE: "the image is too small or too large (200 to 4096 px a side)",
+    INVALID_IMAGE_URL: "the image could not be downloaded from its URL",
+    IMAGE_FILE_TOO_LARGE: "the image file is larger than 2 MB",
+    IMAGE_DOWNLOAD_TIMEOUT: "downloading the image from its URL timed out",
+    AUTHENTICATION_ERROR: "api_key and api_secret do not match",
+    CONCURRENCY_LIMIT_EXCEEDED: "the API key's QPS limit was exceeded",
+    NO_FACE_FOUND: "no face was detected in the image",
+    MULTIPLE_FACE_FOUND: "more than one face was found in the image",
+    MISSING_ARGUMENTS: "a required argument is missing",
+    BAD_ARGUMENTS: "an argument could not be parsed",
+    COEXISTENCE_ARGUMENTS: "arguments that may not coexist were sent",
+    API_NOT_FOUND: "the endpoint has no 3dface API: check the endpoint URL",
+    INTERNAL_ERROR: "internal error at the endpoint",
+}
 
 
 def error_for(

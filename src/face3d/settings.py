@@ -21,9 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from face3d.contract import DEFAULT_ENDPOINT, MAX_REQUEST_BYTES, SAFE_REQUEST_BYTES
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
-
-DEFAULT_ENDPOINT = "https://api-us.faceplusplus.com/facepp/v1/3dface"
 
 
 class Settings(BaseModel):
@@ -41,7 +40,7 @@ class Settings(BaseModel):
     max_attempts: int = Field(6, ge=1, le=20, alias="MAX_ATTEMPTS")
     # The whole multipart request after base64; Face++ refuses entities over 2 MB.
     request_budget_bytes: int = Field(
-        2_000_000, ge=100_000, le=2_097_152, alias="REQUEST_BUDGET_BYTES"
+        SAFE_REQUEST_BYTES, ge=100_000, le=MAX_REQUEST_BYTES, alias="REQUEST_BUDGET_BYTES"
     )
     max_download_bytes: int = Field(30_000_000, ge=1, le=500_000_000, alias="MAX_DOWNLOAD_BYTES")
     # Pillow refuses images over about 179 M pixels whatever we allow.
@@ -93,7 +92,7 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     return "bad configuration: " + "; ".join(sorted(problems))
 
 
-class PipelineSettings(Settings):
+class FunctionSettings(Settings):
     """What the function needs on top: where sets come from, where results and failures go."""
 
     secret_id: str = Field(alias="FACEPP_SECRET_ID")

@@ -102,7 +102,8 @@ def wait_until_answering(url: str, timeout: float) -> None:
 def live_server() -> Iterator[LiveServer]:
     pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (werkzeug)")
     pytest.importorskip("waitress", reason="face3d serve needs the engine extra (waitress)")
-    from face3d import server, serving
+    from face3d.server import app as server
+    from face3d.server import serving
 
     engine = FakeEngine()
     app = server.FaceApp(engine, api_key=API_KEY, api_secret=API_SECRET)

@@ -19,7 +19,7 @@ pytest.importorskip("moderngl")
 from PIL import Image
 
 from face3d.engine import Engine
-from face3d.render import mesh_from_bytes, render_mesh, renderer_available
+from face3d.viewer.render import mesh_from_bytes, render_mesh, renderer_available
 from tests import photos
 
 # MediaPipe reads a turned, face-only render as turned less than it is (measured: about a

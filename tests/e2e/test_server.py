@@ -24,10 +24,10 @@ import requests
 pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (werkzeug)")
 pytest.importorskip("waitress", reason="face3d serve needs the engine extra (waitress)")
 
-from face3d.cli import main
-from face3d.client import Credentials, FaceppClient, ImageInput, RetryPolicy
+from face3d.cli.main import main
+from face3d.client.http import Credentials, FaceppClient, ImageInput, RetryPolicy
+from face3d.contract import View
 from face3d.errors import NO_FACE_FOUND, Face3DError
-from face3d.views import View
 from tests import photos
 from tests.e2e.conftest import API_KEY, API_SECRET, REQUEST_TIMEOUT_S, EngineServer, LiveServer
 
@@ -329,7 +329,8 @@ def test_a_body_of_exactly_2_mib_is_served(live_server: LiveServer) -> None:
 
 
 def test_serve_blocks_until_stopped() -> None:
-    from face3d import server, serving
+    from face3d.server import app as server
+    from face3d.server import serving
     from tests.e2e.conftest import FakeEngine
 
     ready: list[tuple[str, int]] = []

@@ -27,10 +27,10 @@ from moto import mock_aws
 from moto.s3.responses import S3Response
 from PIL import Image
 
-from face3d import handler
-from face3d.client import FaceppClient
-from face3d.s3_events import object_created_event
-from face3d.storage import Storage
+from face3d.client.http import FaceppClient
+from face3d.function import handler
+from face3d.function.events import object_created_event
+from face3d.function.storage import Storage
 
 REGION = "us-east-1"
 BUCKET = "face3d-pipeline-123456789012-us-east-1"
@@ -227,7 +227,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     for name in ("FACEPP_API_KEY", "FACEPP_API_SECRET", "RESULT_BUCKET", "INPUT_PREFIX"):
         monkeypatch.delenv(name, raising=False)
     # Backoff between retries must not slow the suite down.
-    monkeypatch.setattr("face3d.client.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("face3d.client.http.time.sleep", lambda seconds: None)
     # That alone does not reach the client, which bound time.sleep as its default `sleep`:
     # build the handler's client with a sleep that records the delays instead.
     backoff: list[float] = []

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from face3d import handler
 from face3d.errors import ConfigurationError, TransientError
-from face3d.redrive import Decision, decide
+from face3d.function import handler
+from face3d.function.redrive import Decision, decide
 from tests import photos
 from tests.api_fakes import error_payload, success_payload
 from tests.integration.conftest import (

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
-from face3d import handler
-from face3d.client import Credentials
-from face3d.credentials import fetch_credentials
-from face3d.dead_letters import DeadLetterQueue
+from face3d.client.http import Credentials
 from face3d.errors import STORAGE_ERROR, ConfigurationError, TransientError
+from face3d.function import handler
+from face3d.function.dead_letters import DeadLetterQueue
+from face3d.function.secrets import fetch_credentials
 from tests import photos
 from tests.api_fakes import error_payload, success_payload
 from tests.integration.conftest import (
@@ -393,7 +393,7 @@ def secret_fetches(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         fetches.append(force)
         return fetch_credentials(secret_id, max_age=max_age, force=force)
 
-    monkeypatch.setattr("face3d.handler.fetch_credentials", fetch)
+    monkeypatch.setattr("face3d.function.handler.fetch_credentials", fetch)
     return fetches
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from face3d.views import View
+from face3d.contract import View
 from tests import photos
 from tests.api_fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.conftest import (

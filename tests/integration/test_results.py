@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from face3d.contract import View
 from face3d.errors import STORAGE_ERROR, TransientError
-from face3d.views import View
 from tests import photos
 from tests.api_fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.conftest import (

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from face3d.claims import Claim, ClaimState, Verdict, decode_claim, judge, taken_over
 from face3d.errors import STORAGE_ERROR, Kind, TransientError
+from face3d.function.claims import Claim, ClaimState, Verdict, decode_claim, judge, taken_over
 
 NOW = 1_750_000_000.0
 STALE_AFTER = 900.0  # the function timeout

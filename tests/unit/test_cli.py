@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from PIL import Image
 
-from face3d.cli import main
-from face3d.views import View
+from face3d.cli.main import main
+from face3d.contract import View
 from tests import photos
 from tests.api_fakes import error_payload, success_payload
 
@@ -243,7 +243,7 @@ def test_authentication_error_refreshes_a_rotated_secret_once(
     api.post(ENDPOINT, status=401, json=error_payload("AUTHENTICATION_ERROR"))
     api.post(ENDPOINT, json=success_payload([View.FRONT]))
     # Warm the cache with the old value, then rotate behind its back.
-    from face3d.credentials import fetch_credentials
+    from face3d.function.secrets import fetch_credentials
 
     fetch_credentials("facepp", max_age=300)
     secret_store.put_secret_value(

@@ -17,13 +17,8 @@ import pytest
 import requests
 import responses
 
-from face3d.client import (
-    DEFAULT_ENDPOINT,
-    Credentials,
-    FaceppClient,
-    ImageInput,
-    RetryPolicy,
-)
+from face3d.client.http import Credentials, FaceppClient, ImageInput, RetryPolicy
+from face3d.contract import DEFAULT_ENDPOINT, View
 from face3d.errors import (
     BAD_RESPONSE,
     CONNECTION_ERROR,
@@ -39,7 +34,6 @@ from face3d.errors import (
     RequestEntityTooLargeError,
     TransientError,
 )
-from face3d.views import View
 from tests.api_fakes import error_payload, success_payload
 
 ENDPOINT = "https://facepp.test/facepp/v1/3dface"
@@ -882,7 +876,7 @@ def test_an_injected_session_is_left_open(
 def test_one_log_line_per_attempt(
     api: responses.RequestsMock, client: FaceppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="face3d.client")
+    caplog.set_level(logging.INFO, logger="face3d.client.http")
     reply_error(api, 500, "INTERNAL_ERROR")
     reply_success(api, (View.FRONT, View.RIGHT))
 
@@ -890,7 +884,7 @@ def test_one_log_line_per_attempt(
         CREDENTIALS, [ImageInput(View.FRONT, data=FRONT), ImageInput(View.RIGHT, data=RIGHT)]
     )
 
-    records = [r for r in caplog.records if r.name == "face3d.client"]
+    records = [r for r in caplog.records if r.name == "face3d.client.http"]
     assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
     failed, succeeded = (r.getMessage() for r in records)
     assert "attempt 1/3 failed" in failed
@@ -906,12 +900,12 @@ def test_one_log_line_per_attempt(
 def test_giving_up_is_logged(
     api: responses.RequestsMock, client: FaceppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="face3d.client")
+    caplog.set_level(logging.INFO, logger="face3d.client.http")
     reply_error(api, 400, "NO_FACE_FOUND: image_base64_1")
 
     raised(client)
 
-    (record,) = [r for r in caplog.records if r.name == "face3d.client"]
+    (record,) = [r for r in caplog.records if r.name == "face3d.client.http"]
     assert "code=NO_FACE_FOUND" in record.getMessage()
     assert "giving up" in record.getMessage()
 

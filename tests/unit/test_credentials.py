@@ -6,8 +6,8 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from face3d.credentials import fetch_credentials
 from face3d.errors import SECRET_MALFORMED, SECRET_NOT_FOUND, ConfigurationError
+from face3d.function.secrets import fetch_credentials
 
 REGION = "us-east-1"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from face3d.contract import FRONT_SLOT
 from face3d.engine import landmark_ids as ids
-from face3d.engine.contract import FRONT_SLOT
 from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose, rotation_from_angles
 from face3d.engine.topology import FaceTopology
 from tests import photos

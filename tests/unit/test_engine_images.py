@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from face3d.engine.contract import EngineError
 from face3d.engine.images import decode_rgb
+from face3d.engine.result import EngineError
 from face3d.errors import IMAGE_ERROR_UNSUPPORTED_FORMAT, INVALID_IMAGE_SIZE
 from tests import photos
 

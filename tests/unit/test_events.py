@@ -12,7 +12,7 @@ from urllib.parse import quote_plus, unquote_plus
 import pytest
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
-from face3d.layout import Role, classify
+from face3d.function.layout import Role, classify
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 README = EVENTS / "README.md"

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from face3d.client.results import InputObject
+from face3d.contract import FAILURE_SCHEMA, View
 from face3d.errors import (
     AUTHENTICATION_ERROR,
     CONCURRENCY_LIMIT_EXCEEDED,
@@ -18,9 +20,7 @@ from face3d.errors import (
     RequestEntityTooLargeError,
     error_for,
 )
-from face3d.failures import FAILURE_SCHEMA, build_failure, message_attributes
-from face3d.results import InputObject
-from face3d.views import View
+from face3d.function.failures import build_failure, message_attributes
 
 BUCKET = "face3d-pipeline-123456789012-us-east-1"
 FAILED_AT = datetime(2025, 3, 14, 9, 26, 53, 589_000, tzinfo=UTC)

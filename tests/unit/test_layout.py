@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from face3d.layout import InputKey, Role, claim_key, classify, result_folder
-from face3d.views import View
+from face3d.contract import View
+from face3d.function.layout import InputKey, Role, claim_key, classify, result_folder
 
 PREFIX = "incoming/"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from face3d.contract import View
 from face3d.errors import INVALID_MANIFEST, MISSING_VIEW, Kind, PermanentError
-from face3d.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
-from face3d.views import View
+from face3d.function.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 
 
 def _parse(document: Any) -> Manifest:

@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from face3d.errors import (
-    IMAGE_ERROR_UNSUPPORTED_FORMAT,
-    IMAGE_FILE_TOO_LARGE,
-    INVALID_IMAGE_SIZE,
-    Face3DError,
-)
-from face3d.preparation import (
+from face3d.client.preparation import (
     PreparationLimits,
     PreparedImage,
     SourceImage,
     base64_length,
     prepare_images,
 )
-from face3d.views import View
+from face3d.contract import View
+from face3d.errors import (
+    IMAGE_ERROR_UNSUPPORTED_FORMAT,
+    IMAGE_FILE_TOO_LARGE,
+    INVALID_IMAGE_SIZE,
+    Face3DError,
+)
 from tests import photos
 
 Photo = bytes | Image.Image

@@ -18,9 +18,9 @@ pytest.importorskip("moderngl")
 import numpy as np
 from PIL import Image
 
-from face3d import preview, render
-from face3d.cli import main
-from face3d.render import TexturedMesh
+from face3d.cli.main import main
+from face3d.viewer import preview, render
+from face3d.viewer.render import TexturedMesh
 from tests.unit.test_render import (
     FRONT_TOP_LEFT,
     FRONT_TOP_RIGHT,

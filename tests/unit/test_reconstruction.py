@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from face3d.client.responses import Reconstruction, parse_success
+from face3d.contract import View
 from face3d.errors import BAD_RESPONSE, TransientError
-from face3d.reconstruction import Reconstruction, parse_success
-from face3d.views import View
 from tests.api_fakes import (
     MTL_PLAIN,
     MTL_WITH_TEXTURE,

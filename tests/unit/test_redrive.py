@@ -8,12 +8,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from face3d.client.results import InputObject
+from face3d.contract import View
 from face3d.errors import error_for
-from face3d.failures import build_failure
-from face3d.redrive import Decision, decide, redrive
-from face3d.results import InputObject
-from face3d.s3_events import REDRIVE_MARKER
-from face3d.views import View
+from face3d.function.events import REDRIVE_MARKER
+from face3d.function.failures import build_failure
+from face3d.function.redrive import Decision, decide, redrive
 
 BUCKET = "face3d-pipeline-123456789012-us-east-1"
 

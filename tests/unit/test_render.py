@@ -20,8 +20,8 @@ pytest.importorskip("moderngl")
 
 import numpy as np
 
-from face3d import render
-from face3d.render import TexturedMesh
+from face3d.viewer import render
+from face3d.viewer.render import TexturedMesh
 
 if TYPE_CHECKING:
     import numpy.typing as npt

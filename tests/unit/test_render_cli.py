@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from face3d.cli import main
+from face3d.cli.main import main
 
 
 def test_importing_the_cli_loads_no_rendering_modules() -> None:
-    heavy = ("numpy", "moderngl", "cv2", "face3d.render", "face3d.preview")
+    heavy = ("numpy", "moderngl", "cv2", "face3d.viewer.render", "face3d.viewer.preview")
     code = f"import sys, face3d.cli; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -55,7 +55,9 @@ def test_photo_option_usage_errors_exit_2(
 def test_without_the_engine_extra_preview_exits_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(sys.modules, "face3d.preview", None)  # import fails as if not installed
+    monkeypatch.setitem(
+        sys.modules, "face3d.viewer.preview", None
+    )  # import fails as if not installed
     assert main(["preview", str(tmp_path)]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: INVALID_CONFIGURATION: ")

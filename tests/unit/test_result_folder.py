@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from face3d.result_folder import write_result_folder
+from face3d.client.result_folder import write_result_folder
 
 
 def test_writes_every_file_and_the_document(tmp_path: Path) -> None:

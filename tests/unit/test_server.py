@@ -1,4 +1,4 @@
-"""face3d.server: the 3dface contract served in-process with a fake engine (werkzeug's client)."""
+"""face3d.server.app: the 3dface contract served in-process with a fake engine (werkzeug)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (wer
 
 from werkzeug.test import Client, EnvironBuilder, TestResponse
 
-from face3d import server, serving
-from face3d.cli import main
+from face3d.cli.main import main
 from face3d.engine import EngineError
+from face3d.server import app as server
+from face3d.server import serving
 from tests import photos
 from tests.api_fakes import (
     MTL_PLAIN,
@@ -1012,7 +1013,7 @@ def test_one_access_line_per_request_without_secrets_or_images(
         bad = post(client, {"api_key": KEY, "api_secret": "", "image_base64_1": b64(photo)})
         missing = json.loads(call_raw(client.application, hostile)[2])  # type: ignore[arg-type]
 
-    lines = [r.getMessage() for r in caplog.records if r.name == "face3d.server.access"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "face3d.server.app.access"]
     assert len(lines) == 3
     assert re.fullmatch(
         rf"method=POST path={API} status=200 error=- param=- ms=\d+ "
@@ -1029,7 +1030,7 @@ def test_one_access_line_per_request_without_secrets_or_images(
 
 def test_the_413_is_logged(engine: FakeEngine, caplog: pytest.LogCaptureFixture) -> None:
     payload, content_type = multipart(CREDENTIALS, {"image_file_1": b"x" * (3 * MIB)})
-    with caplog.at_level(logging.INFO, logger="face3d.server.access"):
+    with caplog.at_level(logging.INFO, logger="face3d.server.app.access"):
         Client(server.FaceApp(engine)).post(API, data=payload, content_type=content_type)
     assert "status=413 error=REQUEST_ENTITY_TOO_LARGE" in caplog.text
 

@@ -1,7 +1,8 @@
 import pytest
 
+from face3d.contract import DEFAULT_ENDPOINT
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
-from face3d.settings import DEFAULT_ENDPOINT, Settings
+from face3d.settings import Settings
 
 
 def test_defaults_follow_the_design() -> None:

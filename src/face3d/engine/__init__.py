@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from face3d.engine.contract import EngineError, EngineResult
+from face3d.engine.result import EngineError, EngineResult
 
 if TYPE_CHECKING:
     from face3d.engine.engine import Reconstructor

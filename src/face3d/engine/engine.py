@@ -7,12 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from face3d.contract import FRONT_SLOT, SLOTS
 from face3d.engine import landmark_ids as ids
-from face3d.engine.contract import FRONT_SLOT, SLOTS, EngineError, EngineResult
 from face3d.engine.fusion import fit_views, mesh_vertices
 from face3d.engine.images import decode_rgb
 from face3d.engine.landmarks import FaceMeshDetector
 from face3d.engine.obj import write_mtl, write_obj
+from face3d.engine.result import EngineError, EngineResult
 from face3d.engine.texture import ViewImage, bake_texture, face_uv_raster
 from face3d.engine.topology import face_topology
 from face3d.engine.uv import face_uv

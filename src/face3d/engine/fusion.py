@@ -30,8 +30,8 @@ from typing import Final
 
 import numpy as np
 
+from face3d.contract import FRONT_SLOT
 from face3d.engine import landmark_ids as ids
-from face3d.engine.contract import FRONT_SLOT
 from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose, fit_similarity, head_frame
 from face3d.engine.topology import FaceTopology
 from face3d.geometry import FloatArray, vertex_normals

@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-from face3d.engine.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, EngineError
+from face3d.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
+from face3d.engine.result import EngineError
 from face3d.errors import IMAGE_ERROR_UNSUPPORTED_FORMAT, INVALID_IMAGE_SIZE
 
 # What Pillow raises for data it cannot decode: truncated, corrupt or not an image at all.

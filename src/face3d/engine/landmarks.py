@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from face3d.engine import landmark_ids as ids
-from face3d.engine.contract import EngineError
 from face3d.engine.faces import FaceBox, FullRangeFaceDetector, count_faces
+from face3d.engine.result import EngineError
 from face3d.errors import MULTIPLE_FACE_FOUND, NO_FACE_FOUND
 from face3d.geometry import FloatArray
 

@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from face3d.reconstruction import MTL_NAME, TEXTURE_NAME
+from face3d.contract import MTL_NAME, TEXTURE_NAME
 
 MATERIAL_NAME: Final = "face"
 

@@ -1,0 +1,398 @@
+"""`face3d demo`: the whole pipeline on this machine, offline.
+
+Local S3, SQS and Secrets Manager (moto, in process), the offline engine behind `face3d serve` on
+loopback, and the real Lambda handler receiving real-format S3 events for sample subjects: one
+photo dropped as `<subject>.jpg`, one PNG folder set closed by its manifest, and one photo
+without a face, which ends on the dead-letter queue. Results, failure records and preview
+pictures land in a local folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from unittest import mock
+
+from face3d.contract import ERROR_DOCUMENT, OBJ_NAME, RESULT_DOCUMENT, TEXTURE_NAME
+from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
+from face3d.settings import Settings
+
+REGION = "us-east-1"
+BUCKET = "face3d-demo-000000000000-us-east-1"
+SECRET_ID = "face3d/facepp"  # noqa: S105 (the secret's name, not a password)
+QUEUE = "face3d-demo-dlq"
+# The demo's folder is ours: a marker tells that an existing folder may be replaced.
+MARKER = ".face3d-demo"
+LOG_NAME = "demo.log"
+
+
+DEMO_DESCRIPTION = """\
+Run the whole pipeline on this machine, offline: local S3, SQS and Secrets Manager (moto), the
+offline engine behind `face3d serve` on a loopback port, and the real Lambda handler receiving
+real-format S3 events for sample subjects (real photos from scikit-image and matplotlib):
+
+  astronaut     one photo dropped as incoming/astronaut.jpg
+  grace-hopper  a PNG folder set closed by its manifest.json
+  coffee        a photo without a face: NO_FACE_FOUND, error.json and a DLQ message
+
+Results, failure records, dead-letter messages and preview pictures land in DIR.
+Needs the engine and demo extras (make demo installs them).
+"""
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole pipeline offline on sample photos",
+        description=DEMO_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument(
+        "-o", "--output", type=Path, default=Path("demo-output"), metavar="DIR",
+        help="folder for results and pictures (default: demo-output; replaced on each run)",
+    )  # fmt: skip
+    demo.set_defaults(run=_demo)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.monotonic()
+    outcomes = run_demo(args.output)
+    print(format_table(outcomes))
+    failed = [o for o in outcomes if o.status != "succeeded"]
+    print(
+        f"demo: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed"
+        f"{' (' + ', '.join(o.code or o.status for o in failed) + ')' if failed else ''} "
+        f"in {time.monotonic() - started:.1f} s; results in {args.output}/"
+    )
+    return 0
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    kind: str  # how it is dropped, for the table
+    uploads: list[Upload]  # in upload order: the last one completes the set
+
+
+@dataclass
+class Outcome:
+    subject: Subject
+    status: str = "?"
+    code: str = ""
+    seconds: float = 0.0
+    files: dict[str, int] = field(default_factory=dict)
+
+
+def sample_subjects() -> list[Subject]:
+    """Real photos that ship inside packages (scikit-image, matplotlib)."""
+    astronaut, grace_hopper, coffee = _sample_photos()
+    manifest = {"texture": True, "mtl": True, "metadata": {"source": "matplotlib sample data"}}
+    return [
+        Subject(
+            "astronaut", "one photo, <subject>.jpg", [Upload("incoming/astronaut.jpg", astronaut)]
+        ),
+        Subject(
+            "grace-hopper",
+            "folder set, PNG + manifest",
+            [
+                Upload("incoming/grace-hopper/front.png", grace_hopper),
+                Upload("incoming/grace-hopper/manifest.json", json.dumps(manifest).encode()),
+            ],
+        ),
+        Subject("coffee", "one photo, no face in it", [Upload("incoming/coffee.jpg", coffee)]),
+    ]
+
+
+def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outcome]:
+    """Run every sample subject through the pipeline; write what came out into `output`.
+
+    What the handler, the engine server and MediaPipe log goes to `output/demo.log`; `echo` gets
+    one line per subject.
+    """
+    _prepare_output(output)
+    subjects = sample_subjects()
+    from face3d.server.app import FaceApp, load_engine
+    from face3d.server.serving import start_server
+
+    with _logs_into(output / LOG_NAME) as (say, log):
+        engine = load_engine()
+        try:
+            with (
+                start_server(FaceApp(engine), port=0) as server,
+                _local_aws(server.endpoint, log),
+            ):
+                outcomes = [_run_subject(s, output, lambda line: say(line, echo)) for s in subjects]
+                _save_dead_letters(output, outcomes)
+                return outcomes
+        finally:
+            engine.close()
+
+
+@contextmanager
+def _logs_into(
+    path: Path,
+) -> Iterator[tuple[Callable[[str, Callable[[str], None]], None], TextIO]]:
+    """Send everything written to stdout and stderr into `path`: Python's `print` and logging,
+    and MediaPipe's C++ logs, which write to the file descriptors directly.
+
+    Yields a function that passes a line to an echo function with the real stdout restored, and
+    the log as a text stream, for Python loggers that hold on to a stream of their own.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal = sys.stdout
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as raw, path.open("a", encoding="utf-8", buffering=1) as text:
+        os.dup2(raw.fileno(), 1)
+        os.dup2(raw.fileno(), 2)
+
+        def say(line: str, echo: Callable[[str], None]) -> None:
+            os.dup2(saved[0], 1)
+            try:
+                with redirect_stdout(terminal):
+                    echo(line)
+                    terminal.flush()
+            finally:
+                os.dup2(raw.fileno(), 1)
+
+        try:
+            with redirect_stdout(text), redirect_stderr(text):
+                yield say, text
+        finally:
+            text.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def format_table(outcomes: list[Outcome]) -> str:
+    rows = [("subject", "dropped as", "outcome", "seconds", "files")]
+    for outcome in outcomes:
+        files = ", ".join(f"{name} {_size(size)}" for name, size in outcome.files.items())
+        status = outcome.status + (f" ({outcome.code})" if outcome.code else "")
+        rows.append(
+            (outcome.subject.name, outcome.subject.kind, status, f"{outcome.seconds:.1f}", files)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+# The local AWS side.
+
+
+@contextmanager
+def _local_aws(endpoint: str, log: TextIO) -> Iterator[None]:
+    try:
+        from moto import mock_aws
+    except ImportError as exc:
+        raise ConfigurationError(
+            INVALID_CONFIGURATION,
+            "face3d demo needs moto: pip install 'face3d-pipeline[engine,demo]' (make demo does)",
+        ) from exc
+    import boto3
+
+    environment = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "FACEPP_SECRET_ID": SECRET_ID,
+        "FACEPP_ENDPOINT": endpoint,
+        "FUNCTION_TIMEOUT_S": "180",
+    }
+    with mock.patch.dict(os.environ, environment), mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=QUEUE)[
+            "QueueUrl"
+        ]
+        # The offline engine accepts any credentials; the handler still reads them as in AWS.
+        boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=SECRET_ID, SecretString=json.dumps({"api_key": "demo", "api_secret": "demo"})
+        )
+        with mock.patch.dict(os.environ, {"DLQ_URL": queue_url}):
+            from face3d.function import handler
+
+            handler.processor.cache_clear()  # settings and clients for this environment
+            # The handler logs to the stream it found at import (stdout, in Lambda): send it to
+            # the demo's log with everything else, whatever stdout was then.
+            streams = [h for h in handler.logger.handlers if isinstance(h, logging.StreamHandler)]
+            previous = [h.setStream(log) for h in streams]
+            try:
+                yield
+            finally:
+                for stream_handler, stream in zip(streams, previous, strict=True):
+                    if stream is not None:
+                        stream_handler.setStream(stream)
+                handler.processor.cache_clear()
+
+
+@dataclass
+class _Context:
+    """What the handler reads of Lambda's context."""
+
+    aws_request_id: str
+    deadline: float = field(default_factory=lambda: time.monotonic() + 180)
+    function_name: str = "face3d-demo"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:000000000000:function:face3d-demo"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) -> Outcome:
+    import boto3
+
+    from face3d.function import handler
+    from face3d.function.events import object_created_event
+
+    s3 = boto3.client("s3", region_name=REGION)
+    outcome = Outcome(subject)
+    started = time.monotonic()
+    for number, upload in enumerate(subject.uploads, 1):
+        answer = s3.put_object(Bucket=BUCKET, Key=upload.key, Body=upload.data)
+        event = object_created_event(
+            BUCKET,
+            upload.key,
+            etag=answer["ETag"].strip('"'),
+            size=len(upload.data),
+            version_id=answer.get("VersionId"),
+            region=REGION,
+        )
+        counts = handler.lambda_handler(event, _Context(f"demo-{subject.name}-{number}"))
+        outcome.status = next(iter(counts), "?")
+    outcome.seconds = time.monotonic() - started
+    folder = output / subject.name
+    folder.mkdir()
+    _save_inputs(subject, folder / "inputs")
+    _download(s3, f"results/{subject.name}/", folder, outcome)
+    if (folder / ERROR_DOCUMENT).exists():
+        outcome.code = json.loads((folder / ERROR_DOCUMENT).read_text())["error"]["code"]
+    if (folder / OBJ_NAME).exists():
+        _render_preview(folder, subject, outcome)
+    echo(f"{subject.name}: {outcome.status} in {outcome.seconds:.1f} s")
+    return outcome
+
+
+def _save_dead_letters(output: Path, outcomes: list[Outcome]) -> None:
+    """Move the DLQ's messages into `output/dead-letters/`, noting them per subject."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = os.environ["DLQ_URL"]
+    folder = output / "dead-letters"
+    folder.mkdir()
+    count = 0
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in batch:
+            count += 1
+            body = json.loads(message["Body"])
+            path = folder / f"{count:02d}-{body.get('subject', 'event')}.json"
+            path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+            for outcome in outcomes:
+                if outcome.subject.name == body.get("subject"):
+                    outcome.files[f"{folder.name}/{path.name}"] = path.stat().st_size
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _download(s3: Any, prefix: str, folder: Path, outcome: Outcome) -> None:
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    for item in sorted(listing, key=lambda i: i["Key"]):
+        name = item["Key"][len(prefix) :]
+        data = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+        (folder / name).write_bytes(data)
+        outcome.files[name] = len(data)
+
+
+def _save_inputs(subject: Subject, folder: Path) -> None:
+    folder.mkdir()
+    for upload in subject.uploads:
+        (folder / upload.key.rsplit("/", 1)[-1]).write_bytes(upload.data)
+
+
+def _render_preview(folder: Path, subject: Subject, outcome: Outcome) -> None:
+    from face3d.viewer.preview import build_preview
+
+    texture = folder / TEXTURE_NAME
+    document = json.loads((folder / RESULT_DOCUMENT).read_text())
+    uploads = {upload.key: upload.data for upload in subject.uploads}
+    photos = {
+        view: uploads[entry["key"]]
+        for view, entry in document["inputs"].items()
+        if entry["key"] in uploads
+    }
+    preview = build_preview(
+        (folder / OBJ_NAME).read_bytes(),
+        texture=texture.read_bytes() if texture.exists() else None,
+        document=(folder / RESULT_DOCUMENT).read_bytes(),
+        photos=photos,
+        title=subject.name,
+    )
+    (folder / "preview.png").write_bytes(preview.png)
+    outcome.files["preview.png"] = len(preview.png)
+
+
+def _prepare_output(output: Path) -> None:
+    if output.exists():
+        if not (output / MARKER).exists() and any(output.iterdir()):
+            raise ConfigurationError(
+                INVALID_CONFIGURATION, f"{output} exists and is not a demo folder; choose another"
+            )
+        shutil.rmtree(output)
+    output.mkdir(parents=True)
+    (output / MARKER).write_text("made by face3d demo; replaced by the next run\n")
+
+
+def _sample_photos() -> tuple[bytes, bytes, bytes]:
+    try:
+        from matplotlib import cbook
+        from PIL import Image
+        from skimage import data
+    except ImportError as exc:
+        raise ConfigurationError(
+            INVALID_CONFIGURATION,
+            "face3d demo needs its sample photos: pip install 'face3d-pipeline[engine,demo]'",
+        ) from exc
+
+    def encode(pixels: Any, fmt: str) -> bytes:
+        image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+        out = io.BytesIO()
+        image.save(out, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+        return out.getvalue()
+
+    grace = Image.open(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    return (
+        encode(data.astronaut(), "JPEG"),  # type: ignore[no-untyped-call]
+        encode(grace.convert("RGB"), "PNG"),
+        encode(data.coffee(), "JPEG"),  # type: ignore[no-untyped-call]
+    )
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} B"

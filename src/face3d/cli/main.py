@@ -1,0 +1,48 @@
+"""The `face3d` command line: one parser, one subcommand per module in `face3d.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from face3d.cli import demo, preview, reconstruct, redrive, serve
+from face3d.errors import Face3DError
+from face3d.errors import Kind as ErrorKind
+from face3d.settings import Settings
+
+EXIT_CODES = {ErrorKind.PERMANENT: 1, ErrorKind.CONFIGURATION: 3, ErrorKind.TRANSIENT: 4}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_environ()
+        return int(args.run(args, settings))
+    except Face3DError as err:
+        detail = f" (HTTP {err.http_status})" if err.http_status else ""
+        request = f" request_id={err.request_id}" if err.request_id else ""
+        message = "" if err.message == err.code else f": {err.message}"
+        print(f"error: {err.label}{detail}{request}{message}", file=sys.stderr)
+        return EXIT_CODES[err.kind]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="face3d", description="Face photos in, 3D face models out (Face++ 3dface contract)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    for command in (reconstruct, serve, preview, demo, redrive):
+        command.add(commands)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

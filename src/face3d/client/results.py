@@ -1,0 +1,93 @@
+"""The result document (`result.json`) and the set fingerprint: pure data, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from face3d.client.preparation import PreparedImage
+from face3d.client.responses import Reconstruction
+from face3d.contract import RESULT_SCHEMA, View
+
+
+@dataclass(frozen=True)
+class InputObject:
+    """Where a view came from: an S3 object, or a local file (no ETag or version then)."""
+
+    view: View
+    key: str
+    etag: str | None = None
+    version_id: str | None = None
+
+
+def set_fingerprint(parts: Iterable[tuple[str, str]]) -> str:
+    """A hash over (key, ETag) pairs: the same set of objects gives the same fingerprint."""
+    digest = hashlib.sha256()
+    for key, etag in sorted(parts):
+        digest.update(f"{key}\0{etag}\n".encode())
+    return digest.hexdigest()
+
+
+def file_record(key: str, data: bytes) -> dict[str, Any]:
+    return {"key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def build_result(
+    *,
+    subject: str,
+    reconstruction: Reconstruction,
+    inputs: Sequence[InputObject],
+    prepared: Sequence[PreparedImage],
+    output_keys: Mapping[str, str],
+    fingerprint: str,
+    endpoint: str,
+    texture: bool,
+    mtl: bool,
+    metadata: Mapping[str, Any] | None,
+    started_at: datetime,
+    finished_at: datetime,
+) -> dict[str, Any]:
+    """The `face3d.result/v1` document (DESIGN.md section 4).
+
+    `output_keys` maps each file name the reconstruction returned to where it was written.
+    """
+    files = reconstruction.files()
+    prepared_by_view = {image.view: image for image in prepared}
+    views = [image.view for image in prepared]
+    return {
+        "schema": RESULT_SCHEMA,
+        "subject": subject,
+        "status": "succeeded",
+        "request_id": reconstruction.request_id,
+        "time_used": reconstruction.time_used,
+        "views": [view.value for view in views],
+        "options": {"texture": texture, "mtl": mtl},
+        "transfer_matrix": {view.value: reconstruction.matrix_rows(view) for view in views},
+        "outputs": {name: file_record(output_keys[name], data) for name, data in files.items()},
+        "inputs": {
+            source.view.value: {
+                "key": source.key,
+                "etag": source.etag,
+                "version_id": source.version_id,
+                **prepared_by_view[source.view].describe(),
+            }
+            for source in inputs
+        },
+        "fingerprint": fingerprint,
+        "endpoint": endpoint,
+        "metadata": dict(metadata or {}),
+        "started_at": timestamp(started_at),
+        "finished_at": timestamp(finished_at),
+    }
+
+
+def encode_document(document: Mapping[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()

@@ -1,1 +1,0 @@
-"""One module per `face3d` command (demo and redrive share one): each adds its parser."""

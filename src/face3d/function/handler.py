@@ -1,0 +1,110 @@
+"""The Lambda entry point: Powertools, event parsing and wiring; the work is in processing."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from face3d.client.http import Credentials, FaceppClient, RetryPolicy
+from face3d.function.dead_letters import DeadLetterQueue
+from face3d.function.events import REDRIVE_MARKER
+from face3d.function.processing import Report, SetProcessor, Status, Upload
+from face3d.function.secrets import fetch_credentials
+from face3d.function.storage import Storage
+from face3d.settings import FunctionSettings
+
+SERVICE = "face3d"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+NAMESPACE = "Face3D"
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# The face3d.* modules log through the standard library: give them Powertools' JSON format.
+copy_config_to_registered_loggers(source_logger=logger, include={"face3d"})
+# At DEBUG botocore logs response bodies, GetSecretValue's (the API secret) among them. Whatever
+# the root level, the SDK and HTTP libraries log warnings and errors only.
+for _name in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+@cache
+def processor() -> SetProcessor:
+    """Built once per container: settings, clients and the HTTP session live across invocations."""
+    settings = FunctionSettings.from_environ()
+
+    def credentials(force: bool) -> Credentials:
+        return fetch_credentials(settings.secret_id, max_age=settings.secret_max_age_s, force=force)
+
+    retry = RetryPolicy(
+        max_attempts=settings.max_attempts,
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=settings.read_timeout_s,
+    )
+    return SetProcessor(
+        settings,
+        Storage.connect(),
+        DeadLetterQueue.connect(settings.dlq_url),
+        FaceppClient(settings.endpoint, retry=retry),
+        credentials,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("Event") == "s3:TestEvent":  # sent once when the notification is set up
+        logger.info("ignored s3:TestEvent")
+        return {"ignored": 1}
+    work = processor()
+    redrive = bool(event.get(REDRIVE_MARKER))
+    counts: dict[str, int] = {}
+    failure: BaseException | None = None
+    for record in S3Event(event).records:
+        # Powertools decodes only the first record's key; every record needs it.
+        key = unquote_plus(record.s3.get_object.key)
+        logger.set_correlation_id(work.describe(key).subject)
+        upload = Upload(record.s3.bucket.name, key, record.event_time, redrive)
+        try:
+            report = work.handle(
+                upload,
+                holder=context.aws_request_id,
+                remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+            )
+        except Exception as exc:  # the other records still get their turn
+            logger.exception("giving the event back to Lambda for a retry")
+            failure = failure or exc
+            continue
+        _record(report)
+        counts[report.status.value] = counts.get(report.status.value, 0) + 1
+    if failure is not None:
+        raise failure
+    return counts
+
+
+def _record(report: Report) -> None:
+    metrics.add_metric(name="UploadsReceived", unit=MetricUnit.Count, value=1)
+    if report.status is Status.SUCCEEDED:
+        metrics.add_metric(name="SetsSucceeded", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ImagesTransformed", unit=MetricUnit.Count, value=report.images_transformed
+        )
+    elif report.status is Status.FAILED:
+        metrics.add_metric(name="SetsFailed", unit=MetricUnit.Count, value=1)
+        with single_metric(
+            name="SetsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="ErrorCode", value=report.code or "UNKNOWN")
+    elif report.status is Status.DUPLICATE:
+        metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
+    if report.api_seconds is not None:
+        metrics.add_metric(
+            name="ApiLatency", unit=MetricUnit.Milliseconds, value=report.api_seconds * 1000
+        )

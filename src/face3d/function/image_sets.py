@@ -1,0 +1,102 @@
+"""Which objects make up a subject's image set, decided from a folder listing (pure)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from face3d.client.results import InputObject, set_fingerprint
+from face3d.contract import View, in_api_order
+from face3d.errors import INVALID_MANIFEST, MISSING_VIEW, Face3DError, PermanentError
+from face3d.function.layout import MANIFEST_NAME, view_of_file_name
+from face3d.function.manifest import Manifest
+from face3d.function.objects import StoredObject
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A complete set: its views, options, fingerprint, and the problem it has, if any.
+
+    A set with a `problem` still has a fingerprint, so that its failure is recorded once.
+    """
+
+    subject: str
+    bucket: str
+    closed_by: StoredObject  # the upload that completed the set: the image or the manifest
+    views: dict[View, StoredObject]
+    fingerprint: str
+    manifest: Manifest = field(default_factory=Manifest)
+    problem: Face3DError | None = None
+
+    def inputs(self) -> list[InputObject]:
+        return [
+            InputObject(view, obj.key, obj.etag, obj.version_id)
+            for view, obj in sorted(self.views.items(), key=lambda item: item[0].number)
+        ]
+
+
+def single_image_set(
+    subject: str, bucket: str, image: StoredObject, problem: Face3DError | None = None
+) -> ImageSet:
+    fingerprint = set_fingerprint([(image.key, image.etag)])
+    return ImageSet(subject, bucket, image, {View.FRONT: image}, fingerprint, problem=problem)
+
+
+def folder_set(
+    subject: str,
+    bucket: str,
+    manifest_object: StoredObject,
+    manifest: Manifest | Face3DError,
+    listing: Sequence[StoredObject],
+) -> ImageSet:
+    """The set a manifest closes, from the objects listed directly in its folder."""
+    manifest_part = [(manifest_object.key, manifest_object.etag)]
+    if isinstance(manifest, Face3DError):
+        fingerprint = set_fingerprint(manifest_part)
+        return ImageSet(subject, bucket, manifest_object, {}, fingerprint, problem=manifest)
+    try:
+        views = _views(manifest, manifest_object.key, listing)
+    except Face3DError as problem:
+        fingerprint = set_fingerprint(manifest_part)
+        return ImageSet(subject, bucket, manifest_object, {}, fingerprint, manifest, problem)
+    parts = manifest_part + [(obj.key, obj.etag) for obj in views.values()]
+    return ImageSet(subject, bucket, manifest_object, views, set_fingerprint(parts), manifest)
+
+
+def _views(
+    manifest: Manifest, manifest_key: str, listing: Sequence[StoredObject]
+) -> dict[View, StoredObject]:
+    folder = manifest_key[: -len(MANIFEST_NAME)]
+    by_name = {posixpath.basename(obj.key): obj for obj in listing}
+    if manifest.views is not None:
+        views: dict[View, StoredObject] = {}
+        for view, name in manifest.views.items():
+            if name not in by_name:
+                raise PermanentError(
+                    MISSING_VIEW,
+                    f"{MANIFEST_NAME} names {folder}{name}, which is not there",
+                    view=view,
+                )
+            views[view] = by_name[name]
+        return _in_order(views)
+    found: dict[View, list[StoredObject]] = {}
+    for name, obj in by_name.items():
+        named = view_of_file_name(name)
+        if named is not None:
+            found.setdefault(named, []).append(obj)
+    for view, candidates in found.items():
+        if len(candidates) > 1:
+            names = ", ".join(sorted(posixpath.basename(c.key) for c in candidates))
+            raise PermanentError(
+                INVALID_MANIFEST,
+                f"several {view.value} images ({names}): name one in the manifest's views",
+                view=view,
+            )
+    if View.FRONT not in found:
+        raise PermanentError(MISSING_VIEW, f"no front image in {folder}", view=View.FRONT)
+    return _in_order({view: candidates[0] for view, candidates in found.items()})
+
+
+def _in_order(views: dict[View, StoredObject]) -> dict[View, StoredObject]:
+    return {view: views[view] for view in in_api_order(views)}

@@ -1,0 +1,464 @@
+"""From one uploaded key to one terminal outcome per complete set (DESIGN.md sections 2 to 6).
+
+The orchestration between the handler and the adapters: decides whether a set is complete,
+claims it exactly once, reconstructs it, and writes either its result (with `result.json` last)
+or its failure record (`error.json` and a DLQ message).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from face3d.client.http import FaceppClient
+from face3d.client.preparation import PreparationLimits, PreparedImage, SourceImage
+from face3d.client.reconstruct import CredentialSource, Outcome, reconstruct_set
+from face3d.client.results import InputObject, build_result, encode_document
+from face3d.contract import (
+    ERROR_DOCUMENT,
+    MTL_NAME,
+    OBJ_NAME,
+    OUTPUT_FILES,
+    RESULT_DOCUMENT,
+    TEXTURE_NAME,
+    View,
+)
+from face3d.errors import (
+    INVALID_MANIFEST,
+    MISSING_VIEW,
+    STORAGE_ERROR,
+    Face3DError,
+    Kind,
+    PermanentError,
+    TransientError,
+)
+from face3d.function.claims import Claim, ClaimState, Verdict, decode_claim, judge, taken_over
+from face3d.function.dead_letters import DeadLetterQueue
+from face3d.function.failures import build_failure
+from face3d.function.image_sets import ImageSet, folder_set, single_image_set
+from face3d.function.layout import (
+    CLAIM_TAG,
+    InputKey,
+    Role,
+    claim_key,
+    classify,
+    folder_prefix,
+    result_folder,
+)
+from face3d.function.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
+from face3d.function.objects import StoredObject
+from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
+from face3d.settings import FunctionSettings
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    OBJ_NAME: "model/obj",
+    MTL_NAME: "model/mtl",
+    TEXTURE_NAME: "image/jpeg",
+    RESULT_DOCUMENT: "application/json",
+    ERROR_DOCUMENT: "application/json",
+}
+# Stored on result.json and error.json so that a HEAD tells which set they belong to.
+FINGERPRINT_METADATA = "fingerprint"
+
+
+class Status(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a failure record was published (permanent, configuration or exhausted)
+    DUPLICATE = "duplicate"  # the set already has its outcome, or another invocation has it
+    SUPERSEDED = "superseded"  # a newer upload replaced the set while it was being processed
+    WAITING = "waiting"  # a folder view: the set waits for its manifest
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One record of an S3 event, its key already URL-decoded."""
+
+    bucket: str
+    key: str
+    event_time: str | None = None
+    redrive: bool = False  # replayed from the DLQ: a parked set may be tried again
+
+
+@dataclass(frozen=True)
+class Report:
+    """What happened to one upload: for the handler's metrics and the caller's logs."""
+
+    status: Status
+    subject: str | None = None
+    code: str | None = None
+    api_seconds: float | None = None
+    images_transformed: int = 0
+
+
+@dataclass
+class _Attempt:
+    """One claimed attempt at one set."""
+
+    upload: Upload
+    image_set: ImageSet
+    bucket: str  # where results and failure records go
+    folder: str  # the subject's result folder
+    claim: Claim
+    claim_etag: str
+    remaining: Callable[[], float]
+    started_at: datetime
+
+
+class SetProcessor:
+    def __init__(
+        self,
+        settings: FunctionSettings,
+        storage: Storage,
+        dead_letters: DeadLetterQueue,
+        client: FaceppClient,
+        credentials: CredentialSource,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._storage = storage
+        self._dead_letters = dead_letters
+        self._client = client
+        self._credentials = credentials
+        self._clock = clock
+        self._limits = PreparationLimits(
+            request_budget=settings.request_budget_bytes,
+            max_input_bytes=settings.max_download_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+
+    def describe(self, key: str) -> InputKey:
+        return classify(key, self.settings.input_prefix)
+
+    def handle(self, upload: Upload, *, holder: str, remaining: Callable[[], float]) -> Report:
+        """Process `upload`; raises only to give a set back to Lambda for a retry.
+
+        `holder` is the invocation's request id; `remaining` gives its seconds left.
+        """
+        info = self.describe(upload.key)
+        if info.role is Role.IGNORED:
+            logger.info("ignored %s: %s", upload.key, info.reason)
+            return Report(Status.IGNORED)
+        assert info.subject is not None
+        if info.role is Role.FOLDER_VIEW:
+            logger.info("%s waits for %smanifest.json", upload.key, self._folder(info.subject))
+            return Report(Status.WAITING, info.subject)
+        image_set = self._resolve(upload, info)
+        bucket = self.settings.result_bucket or upload.bucket
+        folder = result_folder(self.settings.result_prefix, image_set.subject)
+        if self._finished_before(bucket, folder, image_set.fingerprint):
+            logger.info("duplicate: set %s already has its outcome", image_set.fingerprint)
+            return Report(Status.DUPLICATE, image_set.subject)
+        claimed = self._claim(bucket, image_set, holder, upload.redrive)
+        if claimed is None:
+            return Report(Status.DUPLICATE, image_set.subject)
+        claim, etag = claimed
+        attempt = _Attempt(
+            upload, image_set, bucket, folder, claim, etag, remaining, datetime.now(UTC)
+        )
+        return self._attempt(attempt)
+
+    # Deciding what the set is.
+
+    def _folder(self, subject: str) -> str:
+        return folder_prefix(self.settings.input_prefix, subject)
+
+    def _resolve(self, upload: Upload, info: InputKey) -> ImageSet:
+        assert info.subject is not None
+        if info.role is Role.SINGLE_IMAGE:
+            image = self._storage.head(upload.bucket, upload.key)
+            if image is None:
+                gone = PermanentError(MISSING_VIEW, f"{upload.key} is gone", view=info.view)
+                placeholder = StoredObject(upload.key, "", 0)
+                return single_image_set(info.subject, upload.bucket, placeholder, problem=gone)
+            return single_image_set(info.subject, upload.bucket, image)
+        listing = self._storage.list_folder(upload.bucket, self._folder(info.subject))
+        manifest_object = next((o for o in listing if o.key == upload.key), None)
+        if manifest_object is None:
+            gone = PermanentError(MISSING_VIEW, f"{upload.key} is gone")
+            placeholder = StoredObject(upload.key, "", 0)
+            return folder_set(info.subject, upload.bucket, placeholder, gone, listing)
+        return folder_set(
+            info.subject,
+            upload.bucket,
+            manifest_object,
+            self._manifest(upload.bucket, manifest_object),
+            listing,
+        )
+
+    def _manifest(self, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
+        if stored.size > MAX_MANIFEST_BYTES:
+            return PermanentError(
+                INVALID_MANIFEST,
+                f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}",
+            )
+        try:
+            data, _ = self._storage.read(
+                bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag
+            )
+        except (ObjectMissing, ConditionFailed) as exc:
+            raise TransientError(STORAGE_ERROR, f"{stored.key} changed while read") from exc
+        try:
+            return parse_manifest(data)
+        except PermanentError as problem:
+            return problem
+
+    def _finished_before(self, bucket: str, folder: str, fingerprint: str) -> bool:
+        for name in (RESULT_DOCUMENT, ERROR_DOCUMENT):
+            stored = self._storage.head(bucket, folder + name)
+            if stored and stored.metadata.get(FINGERPRINT_METADATA) == fingerprint:
+                return True
+        return False
+
+    # Claiming it exactly once.
+
+    def _claim(
+        self, bucket: str, image_set: ImageSet, holder: str, redrive: bool
+    ) -> tuple[Claim, str] | None:
+        key = claim_key(self.settings.result_prefix, image_set.fingerprint)
+        now = self._clock()
+        fresh = Claim(image_set.fingerprint, image_set.subject, ClaimState.HELD, 1, holder, now)
+        try:
+            return fresh, self._write_claim(bucket, key, fresh, if_none_match=True)
+        except ConditionFailed:
+            pass
+        try:
+            data, stored = self._storage.read(bucket, key, max_bytes=64 * 1024)
+        except ObjectMissing:
+            raise TransientError(STORAGE_ERROR, "a claim vanished while read") from None
+        existing = decode_claim(data)
+        verdict = judge(
+            existing,
+            holder=holder,
+            now=now,
+            stale_after=self.settings.function_timeout_s,
+            redrive=redrive,
+        )
+        if verdict is not Verdict.TAKE:
+            logger.info("duplicate: set %s is %s", image_set.fingerprint, existing.state.value)
+            return None
+        claim = taken_over(existing, holder=holder, now=now)
+        try:
+            etag = self._write_claim(bucket, key, claim, if_match=stored.etag)
+        except ConditionFailed:
+            logger.info("duplicate: another invocation took set %s first", image_set.fingerprint)
+            return None
+        logger.info("took over set %s, attempt %d", image_set.fingerprint, claim.attempts)
+        return claim, etag
+
+    def _write_claim(
+        self,
+        bucket: str,
+        key: str,
+        claim: Claim,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+    ) -> str:
+        return self._storage.write(
+            bucket,
+            key,
+            claim.encode(),
+            content_type="application/json",
+            if_none_match=if_none_match,
+            if_match=if_match,
+            tags=CLAIM_TAG,
+        )
+
+    def _settle(self, attempt: _Attempt, state: ClaimState) -> None:
+        key = claim_key(self.settings.result_prefix, attempt.claim.fingerprint)
+        claim = attempt.claim.with_state(state, self._clock())
+        try:
+            attempt.claim_etag = self._write_claim(
+                attempt.bucket, key, claim, if_match=attempt.claim_etag
+            )
+            attempt.claim = claim
+        except ConditionFailed:
+            # Another invocation judged us dead and took the set over: its outcome will stand.
+            logger.warning("lost the claim on set %s", claim.fingerprint)
+        except Face3DError as err:
+            # The outcome is already recorded (or the set is being given back); a claim left
+            # held only delays a retry until it is stale, so this must not mask the outcome.
+            logger.warning("could not mark set %s %s: %s", claim.fingerprint, state.value, err)
+
+    # Reconstructing it, and recording the outcome.
+
+    def _attempt(self, attempt: _Attempt) -> Report:
+        try:
+            if attempt.image_set.problem is not None:
+                raise attempt.image_set.problem
+            outcome, stored, api_seconds = self._reconstruct(attempt)
+            if self._superseded(attempt):
+                return self._supersede(attempt)
+            self._write_result(attempt, outcome, stored)
+        except Face3DError as err:
+            return self._fail(attempt, err)
+        except BaseException:
+            # A bug or a crash: give the set back so that Lambda's retry can take it at once.
+            self._settle(attempt, ClaimState.RELEASED)
+            raise
+        self._settle(attempt, ClaimState.DONE)
+        logger.info(
+            "reconstructed set %s (request_id %s)",
+            attempt.image_set.fingerprint,
+            outcome.reconstruction.request_id,
+        )
+        return Report(
+            Status.SUCCEEDED,
+            attempt.image_set.subject,
+            api_seconds=api_seconds,
+            images_transformed=sum(1 for image in outcome.prepared if _transformed(image)),
+        )
+
+    def _reconstruct(self, attempt: _Attempt) -> tuple[Outcome, list[StoredObject], float]:
+        sources, stored = [], []
+        for view, obj in attempt.image_set.views.items():
+            data, current = self._download(attempt.image_set.bucket, view, obj)
+            sources.append(SourceImage(view, data, name=obj.key))
+            stored.append(current)
+        budget = attempt.remaining() - self.settings.write_reserve_s
+        started = time.monotonic()
+        outcome = reconstruct_set(
+            self._client,
+            self._credentials,
+            sources,
+            texture=attempt.image_set.manifest.texture,
+            mtl=attempt.image_set.manifest.mtl,
+            limits=self._limits,
+            time_budget=max(budget, 0.0),
+        )
+        return outcome, stored, time.monotonic() - started
+
+    def _download(self, bucket: str, view: View, obj: StoredObject) -> tuple[bytes, StoredObject]:
+        try:
+            return self._storage.read(
+                bucket, obj.key, max_bytes=self.settings.max_download_bytes, etag=obj.etag
+            )
+        except ObjectMissing as exc:
+            raise PermanentError(MISSING_VIEW, f"{obj.key} is gone", view=view) from exc
+        except ConditionFailed as exc:
+            raise TransientError(STORAGE_ERROR, f"{obj.key} changed while read") from exc
+        except PermanentError as err:  # over the download cap
+            raise PermanentError(
+                err.code, err.message, param=f"image_base64_{view.number}", view=view
+            ) from err
+
+    def _write_result(
+        self, attempt: _Attempt, outcome: Outcome, stored: list[StoredObject]
+    ) -> None:
+        image_set = attempt.image_set
+        files = outcome.reconstruction.files()
+        keys = {name: attempt.folder + name for name in files}
+        inputs = [
+            InputObject(view, obj.key, obj.etag, obj.version_id)
+            for view, obj in zip(image_set.views, stored, strict=True)
+        ]
+        document = build_result(
+            subject=image_set.subject,
+            reconstruction=outcome.reconstruction,
+            inputs=inputs,
+            prepared=outcome.prepared,
+            output_keys=keys,
+            fingerprint=image_set.fingerprint,
+            endpoint=self.settings.endpoint,
+            texture=image_set.manifest.texture,
+            mtl=image_set.manifest.mtl,
+            metadata=image_set.manifest.metadata,
+            started_at=attempt.started_at,
+            finished_at=datetime.now(UTC),
+        )
+        for name, data in files.items():
+            self._storage.write(attempt.bucket, keys[name], data, content_type=CONTENT_TYPES[name])
+        # Last: the commit marker consumers wait for.
+        self._write_document(attempt, RESULT_DOCUMENT, encode_document(document))
+        # Only now may an older result's extra files and an older failure go.
+        for name in [*(n for n in OUTPUT_FILES if n not in files), ERROR_DOCUMENT]:
+            self._storage.delete(attempt.bucket, attempt.folder + name)
+
+    def _write_document(self, attempt: _Attempt, name: str, data: bytes) -> None:
+        self._storage.write(
+            attempt.bucket,
+            attempt.folder + name,
+            data,
+            content_type=CONTENT_TYPES[name],
+            metadata={FINGERPRINT_METADATA: attempt.image_set.fingerprint},
+        )
+
+    def _fail(self, attempt: _Attempt, err: Face3DError) -> Report:
+        """Record `err` as the set's outcome, or raise it to give the set back to Lambda."""
+        last = attempt.claim.attempts >= self.settings.max_async_attempts
+        if err.kind is Kind.TRANSIENT and not last:
+            logger.warning(
+                "giving set %s back for a retry (attempt %d of %d): %s",
+                attempt.image_set.fingerprint,
+                attempt.claim.attempts,
+                self.settings.max_async_attempts,
+                err,
+            )
+            self._settle(attempt, ClaimState.RELEASED)
+            raise err
+        if self._superseded(attempt):
+            return self._supersede(attempt)
+        envelope = build_failure(
+            error=err,
+            subject=attempt.image_set.subject,
+            bucket=attempt.upload.bucket,
+            inputs=self._with_versions(attempt.image_set),
+            fingerprint=attempt.image_set.fingerprint,
+            attempts=attempt.claim.attempts,
+            trigger_key=attempt.upload.key,
+            event_time=attempt.upload.event_time,
+            failed_at=datetime.now(UTC),
+        )
+        try:
+            # The message first: error.json marks the set finished, so once it is written a
+            # retry would not publish what a failed publish lost.
+            self._dead_letters.publish(envelope)
+            if err.kind is Kind.PERMANENT:
+                # The input is at fault: tell whoever reads the results, too.
+                self._write_document(attempt, ERROR_DOCUMENT, encode_document(envelope))
+        except Face3DError:
+            self._settle(attempt, ClaimState.RELEASED)
+            raise
+        terminal = ClaimState.FAILED if err.kind is Kind.PERMANENT else ClaimState.PARKED
+        self._settle(attempt, terminal)
+        logger.warning("set %s failed: %s", attempt.image_set.fingerprint, err)
+        return Report(Status.FAILED, attempt.image_set.subject, code=err.code)
+
+    def _superseded(self, attempt: _Attempt) -> bool:
+        """Whether the upload that closed the set was replaced since: the newer set wins."""
+        closed_by = attempt.image_set.closed_by
+        current = self._storage.head(attempt.image_set.bucket, closed_by.key)
+        return (current.etag if current else "") != closed_by.etag
+
+    def _supersede(self, attempt: _Attempt) -> Report:
+        logger.info(
+            "set %s superseded by a newer %s: its outcome is the newer set's",
+            attempt.image_set.fingerprint,
+            attempt.image_set.closed_by.key,
+        )
+        self._settle(attempt, ClaimState.DONE)
+        return Report(Status.SUPERSEDED, attempt.image_set.subject)
+
+    def _with_versions(self, image_set: ImageSet) -> list[InputObject]:
+        """The set's inputs with version ids (a folder listing has none): HEAD the views."""
+        inputs = []
+        for source in image_set.inputs():
+            if source.version_id is None:
+                current = self._storage.head(image_set.bucket, source.key)
+                if current is not None and current.etag == source.etag:
+                    source = InputObject(source.view, source.key, source.etag, current.version_id)
+            inputs.append(source)
+        return inputs
+
+
+def _transformed(image: PreparedImage) -> bool:
+    """Whether preparation did more than the re-encoding every image gets."""
+    return any(not step.startswith("re-encoded") for step in image.transformations)

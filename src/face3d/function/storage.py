@@ -1,0 +1,178 @@
+"""The S3 adapter: reads inputs, writes results and claims, with conditional writes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from face3d.errors import (
+    IMAGE_FILE_TOO_LARGE,
+    STORAGE_ERROR,
+    ConfigurationError,
+    Face3DError,
+    PermanentError,
+    TransientError,
+)
+from face3d.function.objects import StoredObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Real S3 answers 409 ConditionalRequestConflict to racing conditional writes, 412 to a lost race.
+_CONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "KMS.AccessDeniedException"})
+
+
+class ConditionFailed(Exception):
+    """A conditional write lost: the object exists already, or changed since it was read."""
+
+
+class ObjectMissing(Exception):
+    """The object is not there (any more)."""
+
+
+# Bounded waits and botocore's standard retries for throttling and 5xx.
+AWS_CONFIG = Config(
+    connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4}
+)
+
+
+class Storage:
+    def __init__(self, s3: S3Client) -> None:
+        self._s3 = s3
+
+    @classmethod
+    def connect(cls) -> Storage:
+        return cls(boto3.client("s3", config=AWS_CONFIG))
+
+    def head(self, bucket: str, key: str) -> StoredObject | None:
+        try:
+            answer = self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING_CODES:
+                return None
+            raise _storage_error("head", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _storage_error("head", key, exc) from exc
+        return _stored(key, answer)
+
+    def list_folder(self, bucket: str, prefix: str) -> list[StoredObject]:
+        """The objects directly inside `prefix` (not in its sub-folders)."""
+        found: list[StoredObject] = []
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix, Delimiter="/"
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    found.append(StoredObject(item["Key"], _etag(item["ETag"]), item["Size"]))
+        except (ClientError, BotoCoreError) as exc:
+            raise _storage_error("list", prefix, exc) from exc
+        return found
+
+    def read(
+        self, bucket: str, key: str, *, max_bytes: int, etag: str | None = None
+    ) -> tuple[bytes, StoredObject]:
+        """The object's bytes; `etag` pins the version that was fingerprinted.
+
+        Raises `ObjectMissing`, `ConditionFailed` if it changed since, and `IMAGE_FILE_TOO_LARGE`
+        without downloading if it is over `max_bytes`.
+        """
+        extra: dict[str, Any] = {"IfMatch": f'"{etag}"'} if etag else {}
+        try:
+            answer = self._s3.get_object(Bucket=bucket, Key=key, **extra)
+            stored = _stored(key, answer)
+            body = answer["Body"]
+            try:
+                if stored.size > max_bytes:
+                    raise PermanentError(
+                        IMAGE_FILE_TOO_LARGE,
+                        f"{key} is {stored.size} bytes, more than the {max_bytes} allowed",
+                    )
+                data = body.read(max_bytes + 1)
+            finally:
+                body.close()
+        except ClientError as exc:
+            code = _code(exc)
+            if code in _MISSING_CODES:
+                raise ObjectMissing(key) from exc
+            if code in _CONDITION_CODES:
+                raise ConditionFailed(key) from exc
+            raise _storage_error("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _storage_error("read", key, exc) from exc
+        return data, stored
+
+    def write(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Write `data`; returns the new ETag. Conditional writes raise `ConditionFailed`."""
+        extra: dict[str, Any] = {}
+        if tags:
+            extra["Tagging"] = urlencode(tags)
+        if if_none_match:
+            extra["IfNoneMatch"] = "*"
+        if if_match is not None:
+            extra["IfMatch"] = f'"{if_match}"'
+        try:
+            answer = self._s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata or {},
+                **extra,
+            )
+        except ClientError as exc:
+            if (if_none_match or if_match) and _code(exc) in _CONDITION_CODES:
+                raise ConditionFailed(key) from exc
+            raise _storage_error("write", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _storage_error("write", key, exc) from exc
+        return _etag(answer["ETag"])
+
+    def delete(self, bucket: str, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise _storage_error("delete", key, exc) from exc
+
+
+def _stored(key: str, answer: Any) -> StoredObject:
+    return StoredObject(
+        key=key,
+        etag=_etag(answer["ETag"]),
+        size=int(answer["ContentLength"]),
+        version_id=answer.get("VersionId"),
+        metadata=dict(answer.get("Metadata") or {}),
+    )
+
+
+def _etag(value: str) -> str:
+    return value.strip('"')
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _storage_error(action: str, key: str, exc: Exception) -> Face3DError:
+    if isinstance(exc, ClientError) and _code(exc) in _DENIED_CODES:
+        # The function's role lacks a permission: an operator must act.
+        return ConfigurationError(STORAGE_ERROR, f"S3 {action} {key}: access denied")
+    detail = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    return TransientError(STORAGE_ERROR, f"S3 {action} {key}: {detail}")
