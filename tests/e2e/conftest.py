@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api_fakes import (
+from tests.fakes import (
     MTL_PLAIN,
     MTL_WITH_TEXTURE,
     OBJ_PLAIN,

@@ -18,7 +18,7 @@ from face3d.errors import ConfigurationError, TransientError
 from face3d.function import handler
 from face3d.function.redrive import Decision, decide
 from tests import photos
-from tests.api_fakes import error_payload, success_payload
+from tests.fakes import error_payload, success_payload
 from tests.integration.conftest import (
     ENDPOINT,
     OUTPUT_FILES,

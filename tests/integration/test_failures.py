@@ -18,7 +18,7 @@ from face3d.function import handler
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.secrets import fetch_credentials
 from tests import photos
-from tests.api_fakes import error_payload, success_payload
+from tests.fakes import error_payload, success_payload
 from tests.integration.conftest import (
     API_KEY,
     API_SECRET,

@@ -12,7 +12,7 @@ from PIL import Image
 
 from face3d.contract import View
 from tests import photos
-from tests.api_fakes import SAMPLE_MATRIX, success_payload
+from tests.fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.conftest import (
     API_KEY,
     API_SECRET,

@@ -14,7 +14,7 @@ from PIL import Image
 from face3d.contract import View
 from face3d.errors import STORAGE_ERROR, TransientError
 from tests import photos
-from tests.api_fakes import SAMPLE_MATRIX, success_payload
+from tests.fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.conftest import (
     BUCKET,
     ENDPOINT,

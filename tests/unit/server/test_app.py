@@ -28,7 +28,7 @@ from face3d.engine import EngineError
 from face3d.server import app as server
 from face3d.server import serving
 from tests import photos
-from tests.api_fakes import (
+from tests.fakes import (
     MTL_PLAIN,
     MTL_WITH_TEXTURE,
     OBJ_PLAIN,

@@ -21,7 +21,7 @@ from PIL import Image
 from face3d.cli.main import main
 from face3d.viewer import preview, render
 from face3d.viewer.render import TexturedMesh
-from tests.unit.test_render import (
+from tests.unit.viewer.test_render import (
     FRONT_TOP_LEFT,
     FRONT_TOP_RIGHT,
     HALF,

@@ -34,7 +34,7 @@ from face3d.errors import (
     RequestEntityTooLargeError,
     TransientError,
 )
-from tests.api_fakes import error_payload, success_payload
+from tests.fakes import error_payload, success_payload
 
 ENDPOINT = "https://facepp.test/facepp/v1/3dface"
 API_KEY = "key-public-123"

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from face3d.function.layout import Role, classify
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 README = EVENTS / "README.md"
 PREFIX = "incoming/"
 BUCKET = "face3d-pipeline-123456789012-us-east-1"

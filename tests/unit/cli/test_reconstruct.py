@@ -18,7 +18,7 @@ from PIL import Image
 from face3d.cli.main import main
 from face3d.contract import View
 from tests import photos
-from tests.api_fakes import error_payload, success_payload
+from tests.fakes import error_payload, success_payload
 
 ENDPOINT = "https://facepp.test/facepp/v1/3dface"
 

@@ -13,7 +13,7 @@ from PIL import Image
 from face3d.client.responses import Reconstruction, parse_success
 from face3d.contract import View
 from face3d.errors import BAD_RESPONSE, TransientError
-from tests.api_fakes import (
+from tests.fakes import (
     MTL_PLAIN,
     MTL_WITH_TEXTURE,
     OBJ_PLAIN,
