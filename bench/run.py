@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 
 from PIL import Image
-from tests import photos
 
+from face3d import samples as photos
 from face3d.client.preparation import PreparedImage, SourceImage, prepare_images
 from face3d.contract import View
 

@@ -1,22 +1,39 @@
 """Real face photos for tests, as the bytes a user would drop, and the awkward variants users drop.
 
-Only real photographs: scikit-image's astronaut (Eileen Collins, 512x512) and matplotlib's sample
-portrait of Grace Hopper (512x600, a real camera JPEG with a comment in it). Every builder returns
-bytes and is cached, so a large variant is made once per test session.
+Only real photographs (`face3d.samples`: scikit-image's astronaut, matplotlib's Grace Hopper).
+Every builder returns bytes and is cached, so a large variant is made once per test session.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from functools import cache
-from pathlib import Path
 
 import numpy as np
-from matplotlib import cbook
-from PIL import ExifTags, Image, ImageChops, ImageCms
-from skimage import data as skimage_data
+from PIL import ExifTags, Image, ImageCms
+
+from face3d.samples import (
+    astronaut_jpeg,
+    decode,
+    encode,
+    grace_hopper_jpeg,
+    large_view_jpegs,
+    resized_jpeg,
+    upscaled_48mp_jpeg,
+    with_detail_jpeg,
+)
+
+__all__ = [
+    "astronaut_jpeg",
+    "decode",
+    "encode",
+    "grace_hopper_jpeg",
+    "large_view_jpegs",
+    "resized_jpeg",
+    "upscaled_48mp_jpeg",
+    "with_detail_jpeg",
+]
 
 TEXT_NAMED_JPG = b"Not a photo: a text file that someone saved as front.jpg.\n"
 
@@ -27,31 +44,6 @@ _STORED_FOR_ORIENTATION = {
     8: Image.Transpose.ROTATE_270,  # shown after turning 90 degrees counter-clockwise
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def decode(data: bytes) -> Image.Image:
-    """`data` decoded by Pillow, fully loaded."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-def encode(image: Image.Image, image_format: str = "JPEG", **params: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **params)
-    return buffer.getvalue()
-
-
-@cache
-def astronaut_jpeg() -> bytes:
-    return encode(Image.fromarray(skimage_data.astronaut()), quality=92)
-
-
-@cache
-def grace_hopper_jpeg() -> bytes:
-    """The sample file itself, as the camera and an editor left it."""
-    # Asked for a path: by default, matplotlib versions differ (an open file or a path).
-    return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes()
 
 
 @cache
@@ -136,44 +128,9 @@ def with_transparent_border_png(jpeg: bytes, border: int = 48) -> bytes:
 
 
 @cache
-def resized_jpeg(jpeg: bytes, width: int, height: int) -> bytes:
-    return encode(decode(jpeg).resize((width, height), Image.Resampling.LANCZOS), quality=92)
-
-
-@cache
-def upscaled_48mp_jpeg() -> bytes:
-    """Grace Hopper at 6000x8000, the size of a 48-MP phone photo (smooth: it compresses well)."""
-    return resized_jpeg(grace_hopper_jpeg(), 6000, 8000)
-
-
-@cache
 def tiny_jpeg() -> bytes:
     """The astronaut at 150x150, under the API's 200 px minimum."""
     return resized_jpeg(astronaut_jpeg(), 150, 150)
-
-
-@cache
-def with_detail_jpeg(jpeg: bytes, width: int, height: int, seed: int) -> bytes:
-    """The photo upscaled to `width`x`height` with fine grain, so it stays costly to encode.
-
-    A plain upscale is smooth and compresses very well; real 12-MP phone photos do not.
-    """
-    upscaled = decode(jpeg).resize((width, height), Image.Resampling.BICUBIC)
-    grain = np.random.default_rng(seed).integers(0, 33, (height, width, 3), dtype=np.uint8)
-    detailed = ImageChops.add(upscaled, Image.fromarray(grain), scale=1.0, offset=-16)
-    return encode(detailed, quality=90)
-
-
-@cache
-def large_view_jpegs() -> tuple[bytes, bytes, bytes]:
-    """Front, left and right views at 3024x4032 with grain, about 3.7 MB each.
-
-    Together they are far over the request budget as dropped: they fit only downscaled.
-    """
-    front = with_detail_jpeg(astronaut_jpeg(), 3024, 4032, seed=1)
-    left = with_detail_jpeg(grace_hopper_jpeg(), 3024, 4032, seed=2)
-    right = with_detail_jpeg(astronaut_jpeg(), 3024, 4032, seed=3)
-    return front, left, right
 
 
 @cache

@@ -133,7 +133,11 @@ INVALID_INPUT = "INVALID_INPUT"
 SECRET_NOT_FOUND = "SECRET_NOT_FOUND"  # noqa: S105 (an error code, not a password)
 SECRET_MALFORMED = "SECRET_MALFORMED"  # noqa: S105 (an error code, not a password)
 INVALID_CONFIGURATION = "INVALID_CONFIGURATION"
-STORAGE_ERROR = "STORAGE_ERROR"
+# An AWS service failed us; one code per service, so that an operator knows where to look.
+S3_ERROR = "S3_ERROR"
+SQS_ERROR = "SQS_ERROR"
+SECRETS_MANAGER_ERROR = "SECRETS_MANAGER_ERROR"
+LAMBDA_ERROR = "LAMBDA_ERROR"
 
 _KIND_OF_CODE: dict[str, type[Face3DError]] = {
     IMAGE_ERROR_UNSUPPORTED_FORMAT: PermanentError,
@@ -164,7 +168,10 @@ _KIND_OF_CODE: dict[str, type[Face3DError]] = {
     SECRET_NOT_FOUND: ConfigurationError,
     SECRET_MALFORMED: ConfigurationError,
     INVALID_CONFIGURATION: ConfigurationError,
-    STORAGE_ERROR: TransientError,
+    S3_ERROR: TransientError,
+    SQS_ERROR: TransientError,
+    SECRETS_MANAGER_ERROR: TransientError,
+    LAMBDA_ERROR: TransientError,
 }
 
 KNOWN_CODES = frozenset(_KIND_OF_CODE)

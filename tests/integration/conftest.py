@@ -236,7 +236,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     )
     monkeypatch.setattr(boto3, "client", _shared_client)
     _fresh_secret_cache()
-    handler.processor.cache_clear()
+    handler.install(None)
     with mock_aws(), responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
@@ -249,7 +249,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
             Name=SECRET_ID, SecretString=json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
         )
         yield Pipeline(s3, sqs, secrets, queue_url, api, backoff=backoff)
-    handler.processor.cache_clear()
+    handler.install(None)
     _clear_parameter_caches()
 
 

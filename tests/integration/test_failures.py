@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from face3d.client.http import Credentials
-from face3d.errors import STORAGE_ERROR, ConfigurationError, TransientError
+from face3d.errors import S3_ERROR, SQS_ERROR, ConfigurationError, TransientError
 from face3d.function import handler
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.secrets import fetch_credentials
@@ -346,13 +346,13 @@ def test_a_failed_write_halfway_is_given_back_and_the_retry_completes_the_set(
     pipeline: Pipeline, writes: WriteSpy
 ) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
-    writes.fail_once["results/ada/tex.jpg"] = TransientError(STORAGE_ERROR, "S3 write: SlowDown")
+    writes.fail_once["results/ada/tex.jpg"] = TransientError(S3_ERROR, "S3 write: SlowDown")
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
 
     error = pipeline.fail(event, "req-1")
 
     assert isinstance(error, TransientError)
-    assert error.code == "STORAGE_ERROR"
+    assert error.code == "S3_ERROR"
     assert "result.json" not in pipeline.results("ada")
     assert pipeline.messages() == []
 
@@ -389,9 +389,9 @@ def secret_fetches(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """The `force` flag of every credentials fetch the function makes."""
     fetches: list[bool] = []
 
-    def fetch(secret_id: str, *, max_age: int = 60, force: bool = False) -> Credentials:
+    def fetch(secret_id: str, *, force: bool = False, **options: Any) -> Credentials:
         fetches.append(force)
-        return fetch_credentials(secret_id, max_age=max_age, force=force)
+        return fetch_credentials(secret_id, force=force, **options)
 
     monkeypatch.setattr("face3d.function.handler.fetch_credentials", fetch)
     return fetches
@@ -508,7 +508,7 @@ def test_a_failure_to_publish_to_the_dlq_fails_the_invocation(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def publish(self: DeadLetterQueue, envelope: dict[str, Any]) -> str:
-        raise TransientError(STORAGE_ERROR, "could not publish to the dead-letter queue")
+        raise TransientError(SQS_ERROR, "could not publish to the dead-letter queue")
 
     monkeypatch.setattr(DeadLetterQueue, "publish", publish)
     pipeline.api.post(ENDPOINT, json=error_payload("NO_FACE_FOUND:image_base64_1"), status=400)
@@ -528,14 +528,27 @@ def test_a_deleted_queue_fails_the_invocation(pipeline: Pipeline) -> None:
     error = pipeline.fail(pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg()))
 
     assert isinstance(error, TransientError)
-    assert error.code == "STORAGE_ERROR"
+    assert error.code == "SQS_ERROR"
 
 
-def test_the_retry_after_a_failed_publish_of_a_configuration_error_publishes_once(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("answer", "status", "code", "retryable"),
+    [
+        pytest.param("AUTHORIZATION_ERROR:Denied by Admin", 403, "AUTHORIZATION_ERROR", True,
+                     id="configuration"),
+        pytest.param("NO_FACE_FOUND:image_base64_1", 400, "NO_FACE_FOUND", False, id="permanent"),
+    ],
+)  # fmt: skip
+def test_the_retry_after_a_failed_publish_publishes_once(
+    pipeline: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    status: int,
+    code: str,
+    retryable: bool,
 ) -> None:
     real_publish = DeadLetterQueue.publish
-    failures = [TransientError(STORAGE_ERROR, "SQS unavailable")]
+    failures = [TransientError(SQS_ERROR, "SQS unavailable")]
 
     def publish(self: DeadLetterQueue, envelope: dict[str, Any]) -> str:
         if failures:
@@ -543,38 +556,16 @@ def test_the_retry_after_a_failed_publish_of_a_configuration_error_publishes_onc
         return real_publish(self, envelope)
 
     monkeypatch.setattr(DeadLetterQueue, "publish", publish)
-    pipeline.api.post(
-        ENDPOINT, json=error_payload("AUTHORIZATION_ERROR:Denied by Admin"), status=403
-    )
-    event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
-    assert isinstance(pipeline.fail(event, "req-1"), TransientError)
-
-    assert pipeline.invoke(event, "req-1") == {"failed": 1}
-
-    expect_failure(
-        pipeline, subject="ada", code="AUTHORIZATION_ERROR", retryable=True, error_json=False
-    )
-
-
-def test_the_retry_after_a_failed_publish_of_a_permanent_error_publishes_once(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real_publish = DeadLetterQueue.publish
-    failures = [TransientError(STORAGE_ERROR, "SQS unavailable")]
-
-    def publish(self: DeadLetterQueue, envelope: dict[str, Any]) -> str:
-        if failures:
-            raise failures.pop()
-        return real_publish(self, envelope)
-
-    monkeypatch.setattr(DeadLetterQueue, "publish", publish)
-    pipeline.api.post(ENDPOINT, json=error_payload("NO_FACE_FOUND:image_base64_1"), status=400)
+    pipeline.api.post(ENDPOINT, json=error_payload(answer), status=status)
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
     assert isinstance(pipeline.fail(event, "req-1"), TransientError)
 
     assert pipeline.invoke(event, "req-1") == {"failed": 1}  # Lambda's retry records it
 
-    expect_failure(pipeline, subject="ada", code="NO_FACE_FOUND", retryable=False, error_json=True)
+    # error.json only where the input is at fault.
+    expect_failure(
+        pipeline, subject="ada", code=code, retryable=retryable, error_json=not retryable
+    )
 
 
 @pytest.mark.parametrize(

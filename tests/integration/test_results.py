@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from face3d.contract import View
-from face3d.errors import STORAGE_ERROR, TransientError
+from face3d.errors import S3_ERROR, TransientError
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.conftest import (
@@ -53,7 +53,7 @@ def test_a_failed_write_of_an_output_leaves_no_result_json(
     pipeline: Pipeline, writes: WriteSpy
 ) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
-    writes.fail_once["results/ada/tex.jpg"] = TransientError(STORAGE_ERROR, "S3 write: SlowDown")
+    writes.fail_once["results/ada/tex.jpg"] = TransientError(S3_ERROR, "S3 write: SlowDown")
 
     error = pipeline.fail(pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg()))
 

@@ -10,7 +10,6 @@ pictures land in a local folder.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import os
@@ -22,11 +21,11 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-from unittest import mock
 
+from face3d import samples
 from face3d.contract import ERROR_DOCUMENT, OBJ_NAME, RESULT_DOCUMENT, TEXTURE_NAME
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
-from face3d.settings import Settings
+from face3d.settings import FunctionSettings, Settings
 
 REGION = "us-east-1"
 BUCKET = "face3d-demo-000000000000-us-east-1"
@@ -102,7 +101,11 @@ class Outcome:
 
 def sample_subjects() -> list[Subject]:
     """Real photos that ship inside packages (scikit-image, matplotlib)."""
-    astronaut, grace_hopper, coffee = _sample_photos()
+    astronaut, grace_hopper, coffee = (
+        samples.astronaut_jpeg(),
+        samples.grace_hopper_png(),
+        samples.coffee_jpeg(),
+    )
     manifest = {"texture": True, "mtl": True, "metadata": {"source": "matplotlib sample data"}}
     return [
         Subject(
@@ -136,10 +139,10 @@ def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outco
         try:
             with (
                 start_server(FaceApp(engine), port=0) as server,
-                _local_aws(server.endpoint, log),
+                _local_aws(server.endpoint, log) as queue_url,
             ):
                 outcomes = [_run_subject(s, output, lambda line: say(line, echo)) for s in subjects]
-                _save_dead_letters(output, outcomes)
+                _save_dead_letters(output, queue_url, outcomes)
                 return outcomes
         finally:
             engine.close()
@@ -203,7 +206,11 @@ def format_table(outcomes: list[Outcome]) -> str:
 
 
 @contextmanager
-def _local_aws(endpoint: str, log: TextIO) -> Iterator[None]:
+def _local_aws(endpoint: str, log: TextIO) -> Iterator[str]:
+    """S3, SQS and Secrets Manager in this process (moto), with the handler wired to them.
+
+    Yields the dead-letter queue's URL.
+    """
     try:
         from moto import mock_aws
     except ImportError as exc:
@@ -211,45 +218,37 @@ def _local_aws(endpoint: str, log: TextIO) -> Iterator[None]:
             INVALID_CONFIGURATION,
             "face3d demo needs moto: pip install 'face3d-pipeline[engine,demo]' (make demo does)",
         ) from exc
-    import boto3
+    from face3d.function import aws, handler
 
-    environment = {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "demo",
-        "AWS_SECRET_ACCESS_KEY": "demo",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "FACEPP_SECRET_ID": SECRET_ID,
-        "FACEPP_ENDPOINT": endpoint,
-        "FUNCTION_TIMEOUT_S": "180",
-    }
-    with mock.patch.dict(os.environ, environment), mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
+    with mock_aws():
+        s3 = aws.client("s3", REGION)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=QUEUE)[
-            "QueueUrl"
-        ]
+        queue_url: str = aws.client("sqs", REGION).create_queue(QueueName=QUEUE)["QueueUrl"]
         # The offline engine accepts any credentials; the handler still reads them as in AWS.
-        boto3.client("secretsmanager", region_name=REGION).create_secret(
+        aws.client("secretsmanager", REGION).create_secret(
             Name=SECRET_ID, SecretString=json.dumps({"api_key": "demo", "api_secret": "demo"})
         )
-        with mock.patch.dict(os.environ, {"DLQ_URL": queue_url}):
-            from face3d.function import handler
-
-            handler.processor.cache_clear()  # settings and clients for this environment
-            # The handler logs to the stream it found at import (stdout, in Lambda): send it to
-            # the demo's log with everything else, whatever stdout was then.
-            streams = [h for h in handler.logger.handlers if isinstance(h, logging.StreamHandler)]
-            previous = [h.setStream(log) for h in streams]
-            try:
-                yield
-            finally:
-                for stream_handler, stream in zip(streams, previous, strict=True):
-                    if stream is not None:
-                        stream_handler.setStream(stream)
-                handler.processor.cache_clear()
+        settings = FunctionSettings.from_environ(
+            {
+                "FACEPP_SECRET_ID": SECRET_ID,
+                "FACEPP_ENDPOINT": endpoint,
+                "DLQ_URL": queue_url,
+                "FUNCTION_TIMEOUT_S": "180",
+            }
+        )
+        handler.install(handler.build_processor(settings, region=REGION))
+        # The handler logs to the stream it found at import (stdout, in Lambda): send it to
+        # the demo's log with everything else, whatever stdout was then.
+        streams = [h for h in handler.logger.handlers if isinstance(h, logging.StreamHandler)]
+        previous = [h.setStream(log) for h in streams]
+        try:
+            yield queue_url
+        finally:
+            for stream_handler, stream in zip(streams, previous, strict=True):
+                if stream is not None:
+                    stream_handler.setStream(stream)
+            handler.install(None)
 
 
 @dataclass
@@ -267,12 +266,10 @@ class _Context:
 
 
 def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) -> Outcome:
-    import boto3
-
-    from face3d.function import handler
+    from face3d.function import aws, handler
     from face3d.function.events import object_created_event
 
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = aws.client("s3", REGION)
     outcome = Outcome(subject)
     started = time.monotonic()
     for number, upload in enumerate(subject.uploads, 1):
@@ -300,12 +297,11 @@ def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) ->
     return outcome
 
 
-def _save_dead_letters(output: Path, outcomes: list[Outcome]) -> None:
+def _save_dead_letters(output: Path, url: str, outcomes: list[Outcome]) -> None:
     """Move the DLQ's messages into `output/dead-letters/`, noting them per subject."""
-    import boto3
+    from face3d.function import aws
 
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = os.environ["DLQ_URL"]
+    sqs = aws.client("sqs", REGION)
     folder = output / "dead-letters"
     folder.mkdir()
     count = 0
@@ -367,31 +363,6 @@ def _prepare_output(output: Path) -> None:
         shutil.rmtree(output)
     output.mkdir(parents=True)
     (output / MARKER).write_text("made by face3d demo; replaced by the next run\n")
-
-
-def _sample_photos() -> tuple[bytes, bytes, bytes]:
-    try:
-        from matplotlib import cbook
-        from PIL import Image
-        from skimage import data
-    except ImportError as exc:
-        raise ConfigurationError(
-            INVALID_CONFIGURATION,
-            "face3d demo needs its sample photos: pip install 'face3d-pipeline[engine,demo]'",
-        ) from exc
-
-    def encode(pixels: Any, fmt: str) -> bytes:
-        image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
-        out = io.BytesIO()
-        image.save(out, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
-        return out.getvalue()
-
-    grace = Image.open(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-    return (
-        encode(data.astronaut(), "JPEG"),  # type: ignore[no-untyped-call]
-        encode(grace.convert("RGB"), "PNG"),
-        encode(data.coffee(), "JPEG"),  # type: ignore[no-untyped-call]
-    )
 
 
 def _size(size: int) -> str:

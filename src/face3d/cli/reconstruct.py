@@ -14,7 +14,7 @@ from face3d.client.result_folder import write_result_folder
 from face3d.client.results import InputObject, build_result, encode_document, set_fingerprint
 from face3d.contract import View
 from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
-from face3d.function.secrets import credentials_from_settings, fetch_credentials
+from face3d.function.secrets import fetch_credentials
 from face3d.settings import Settings
 
 EPILOG = """\
@@ -138,7 +138,11 @@ def _read_source(view: View, path: Path, max_bytes: int) -> SourceImage:
 
 
 def _credential_source(secret_id: str | None, settings: Settings) -> CredentialSource:
-    direct = credentials_from_settings(settings)
+    direct = (
+        Credentials(settings.api_key, settings.api_secret.get_secret_value())
+        if settings.api_key and settings.api_secret
+        else None
+    )
     secret_id = secret_id or (None if direct else settings.secret_id)
     if secret_id is not None:
         name, max_age = secret_id, settings.secret_max_age_s

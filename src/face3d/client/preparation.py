@@ -81,6 +81,8 @@ class PreparedImage:
     original_width: int  # as stored, before the EXIF orientation is applied
     original_height: int
     transformations: tuple[str, ...]
+    # Whether preparation did more than the re-encoding every image gets (the metric counts it).
+    transformed: bool
 
     @property
     def size(self) -> int:
@@ -257,6 +259,7 @@ class _Candidate:
             transformations.append(f"downscaled {upright_width}x{upright_height}->{width}x{height}")
         if self._format != "JPEG":
             transformations.append(f"converted {self._format}->JPEG")
+        transformed = bool(transformations)
         transformations.append(f"re-encoded at quality {step.quality}")
         return PreparedImage(
             view=self.source.view,
@@ -269,6 +272,7 @@ class _Candidate:
             original_width=self._stored_size[0],
             original_height=self._stored_size[1],
             transformations=tuple(transformations),
+            transformed=transformed,
         )
 
     def _stored_target(self, step: _Step) -> tuple[int, int]:

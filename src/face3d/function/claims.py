@@ -1,19 +1,29 @@
 """Claims: who is reconstructing a set, and how often it has been tried (DESIGN.md section 5).
 
 A claim is a small JSON object per set fingerprint, created with `If-None-Match: *` and replaced
-with `If-Match: <ETag>`, so that of two concurrent invocations only one calls the API. This
-module holds the claim's data and the decision what to do with an existing one; the conditional
-writes themselves are the storage adapter's.
+with `If-Match: <ETag>`, so that of two concurrent invocations only one calls the API. Like
+Powertools keeps an idempotency record with its persistence layer, this module holds both: the
+claim's data and the decision what to do with an existing one (pure), and `ClaimStore`, which
+makes the conditional writes through the S3 adapter.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from face3d.errors import STORAGE_ERROR, TransientError
+from face3d.errors import S3_ERROR, Face3DError, TransientError
+from face3d.function.layout import CLAIM_TAG, claim_key
+from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
+
+logger = logging.getLogger(__name__)
+# A claim is a few hundred bytes; anything much larger is not one of ours.
+_MAX_CLAIM_BYTES = 64 * 1024
 
 
 class ClaimState(StrEnum):
@@ -53,7 +63,7 @@ def decode_claim(data: bytes) -> Claim:
         )
     except (ValueError, KeyError, TypeError) as exc:
         # Only we write claims; a damaged one is retried rather than trusted.
-        raise TransientError(STORAGE_ERROR, "a claim object is damaged") from exc
+        raise TransientError(S3_ERROR, "a claim object is damaged") from exc
 
 
 class Verdict(StrEnum):
@@ -90,3 +100,96 @@ def taken_over(existing: Claim, *, holder: str, now: float) -> Claim:
     return replace(
         existing, state=ClaimState.HELD, attempts=attempts, holder=holder, updated_at=now
     )
+
+
+@dataclass
+class HeldClaim:
+    """A claim this invocation holds: where it is, what it says, and the ETag it was written at."""
+
+    bucket: str
+    key: str
+    current: Claim
+    etag: str
+
+
+class ClaimStore:
+    """Claims under the result prefix, written only conditionally (DESIGN.md section 5)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        result_prefix: str,
+        *,
+        stale_after: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._storage = storage
+        self._result_prefix = result_prefix
+        self._stale_after = stale_after
+        self._clock = clock
+
+    def acquire(
+        self, bucket: str, fingerprint: str, subject: str, *, holder: str, redrive: bool
+    ) -> HeldClaim | None:
+        """The set's claim, created or taken over; None when another invocation has the set."""
+        key = claim_key(self._result_prefix, fingerprint)
+        now = self._clock()
+        fresh = Claim(fingerprint, subject, ClaimState.HELD, 1, holder, now)
+        try:
+            return HeldClaim(
+                bucket, key, fresh, self._write(bucket, key, fresh, if_none_match=True)
+            )
+        except ConditionFailed:
+            pass
+        try:
+            data, stored = self._storage.read(bucket, key, max_bytes=_MAX_CLAIM_BYTES)
+        except ObjectMissing:
+            raise TransientError(S3_ERROR, "a claim vanished while read") from None
+        existing = decode_claim(data)
+        verdict = judge(
+            existing, holder=holder, now=now, stale_after=self._stale_after, redrive=redrive
+        )
+        if verdict is not Verdict.TAKE:
+            logger.info("duplicate: set %s is %s", fingerprint, existing.state.value)
+            return None
+        claim = taken_over(existing, holder=holder, now=now)
+        try:
+            etag = self._write(bucket, key, claim, if_match=stored.etag)
+        except ConditionFailed:
+            logger.info("duplicate: another invocation took set %s first", fingerprint)
+            return None
+        logger.info("took over set %s, attempt %d", fingerprint, claim.attempts)
+        return HeldClaim(bucket, key, claim, etag)
+
+    def settle(self, held: HeldClaim, state: ClaimState) -> None:
+        """Move a held claim to `state`; never raises (the outcome is recorded elsewhere)."""
+        claim = held.current.with_state(state, self._clock())
+        try:
+            held.etag = self._write(held.bucket, held.key, claim, if_match=held.etag)
+            held.current = claim
+        except ConditionFailed:
+            # Another invocation judged us dead and took the set over: its outcome will stand.
+            logger.warning("lost the claim on set %s", claim.fingerprint)
+        except Face3DError as err:
+            # The outcome is already recorded (or the set is being given back); a claim left
+            # held only delays a retry until it is stale, so this must not mask the outcome.
+            logger.warning("could not mark set %s %s: %s", claim.fingerprint, state.value, err)
+
+    def _write(
+        self,
+        bucket: str,
+        key: str,
+        claim: Claim,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+    ) -> str:
+        return self._storage.write(
+            bucket,
+            key,
+            claim.encode(),
+            content_type="application/json",
+            if_none_match=if_none_match,
+            if_match=if_match,
+            tags=CLAIM_TAG,
+        )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from face3d.errors import STORAGE_ERROR, TransientError
+from face3d.errors import SQS_ERROR, TransientError
+from face3d.function import aws
 from face3d.function.failures import message_attributes
-from face3d.function.storage import AWS_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -22,8 +21,8 @@ class DeadLetterQueue:
         self.queue_url = queue_url
 
     @classmethod
-    def connect(cls, queue_url: str) -> DeadLetterQueue:
-        return cls(boto3.client("sqs", config=AWS_CONFIG), queue_url)
+    def connect(cls, queue_url: str, region: str | None = None) -> DeadLetterQueue:
+        return cls(aws.client("sqs", region), queue_url)
 
     def publish(self, envelope: dict[str, Any]) -> str:
         """Send one failure envelope; returns the message id.
@@ -39,6 +38,6 @@ class DeadLetterQueue:
             )
         except (ClientError, BotoCoreError) as exc:
             raise TransientError(
-                STORAGE_ERROR, f"could not publish to the dead-letter queue: {type(exc).__name__}"
+                SQS_ERROR, f"could not publish to the dead-letter queue: {type(exc).__name__}"
             ) from exc
         return answer["MessageId"]

@@ -11,9 +11,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from face3d.client.http import Credentials, FaceppClient, RetryPolicy
+from face3d.function import aws
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.events import REDRIVE_MARKER
 from face3d.function.processing import Report, SetProcessor, Status, Upload
@@ -34,13 +36,20 @@ for _name in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
-@cache
-def processor() -> SetProcessor:
-    """Built once per container: settings, clients and the HTTP session live across invocations."""
-    settings = FunctionSettings.from_environ()
+def build_processor(settings: FunctionSettings, *, region: str | None = None) -> SetProcessor:
+    """A processor for `settings` with its own AWS clients (in `region`, or the SDK's default)
+    and HTTP session: what the handler builds once per container, and what an embedding (the
+    demo) builds from explicit parts."""
+    provider = (
+        None
+        if region is None
+        else SecretsProvider(boto3_client=aws.client("secretsmanager", region))
+    )
 
     def credentials(force: bool) -> Credentials:
-        return fetch_credentials(settings.secret_id, max_age=settings.secret_max_age_s, force=force)
+        return fetch_credentials(
+            settings.secret_id, max_age=settings.secret_max_age_s, force=force, provider=provider
+        )
 
     retry = RetryPolicy(
         max_attempts=settings.max_attempts,
@@ -49,11 +58,33 @@ def processor() -> SetProcessor:
     )
     return SetProcessor(
         settings,
-        Storage.connect(),
-        DeadLetterQueue.connect(settings.dlq_url),
+        Storage.connect(region),
+        DeadLetterQueue.connect(settings.dlq_url, region),
         FaceppClient(settings.endpoint, retry=retry),
         credentials,
     )
+
+
+_installed: SetProcessor | None = None
+
+
+def install(processor: SetProcessor | None) -> None:
+    """Handle the following invocations with `processor`; None forgets it, and the next
+    invocation builds one from the environment again, as a new container would."""
+    global _installed
+    _installed = processor
+    _from_environment.cache_clear()
+
+
+def processor() -> SetProcessor:
+    """The installed processor, or the one built from the environment, once per container:
+    settings, clients and the HTTP session live across warm invocations."""
+    return _installed or _from_environment()
+
+
+@cache
+def _from_environment() -> SetProcessor:
+    return build_processor(FunctionSettings.from_environ())
 
 
 @logger.inject_lambda_context(clear_state=True)

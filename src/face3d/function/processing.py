@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from face3d.client.http import FaceppClient
-from face3d.client.preparation import PreparationLimits, PreparedImage, SourceImage
+from face3d.client.preparation import PreparationLimits, SourceImage
 from face3d.client.reconstruct import CredentialSource, Outcome, reconstruct_set
 from face3d.client.results import InputObject, build_result, encode_document
 from face3d.contract import (
@@ -30,21 +30,19 @@ from face3d.contract import (
 from face3d.errors import (
     INVALID_MANIFEST,
     MISSING_VIEW,
-    STORAGE_ERROR,
+    S3_ERROR,
     Face3DError,
     Kind,
     PermanentError,
     TransientError,
 )
-from face3d.function.claims import Claim, ClaimState, Verdict, decode_claim, judge, taken_over
+from face3d.function.claims import ClaimState, ClaimStore, HeldClaim
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.failures import build_failure
 from face3d.function.image_sets import ImageSet, folder_set, single_image_set
 from face3d.function.layout import (
-    CLAIM_TAG,
     InputKey,
     Role,
-    claim_key,
     classify,
     folder_prefix,
     result_folder,
@@ -105,8 +103,7 @@ class _Attempt:
     image_set: ImageSet
     bucket: str  # where results and failure records go
     folder: str  # the subject's result folder
-    claim: Claim
-    claim_etag: str
+    claim: HeldClaim
     remaining: Callable[[], float]
     started_at: datetime
 
@@ -127,7 +124,9 @@ class SetProcessor:
         self._dead_letters = dead_letters
         self._client = client
         self._credentials = credentials
-        self._clock = clock
+        self._claims = ClaimStore(
+            storage, settings.result_prefix, stale_after=settings.function_timeout_s, clock=clock
+        )
         self._limits = PreparationLimits(
             request_budget=settings.request_budget_bytes,
             max_input_bytes=settings.max_download_bytes,
@@ -156,13 +155,12 @@ class SetProcessor:
         if self._finished_before(bucket, folder, image_set.fingerprint):
             logger.info("duplicate: set %s already has its outcome", image_set.fingerprint)
             return Report(Status.DUPLICATE, image_set.subject)
-        claimed = self._claim(bucket, image_set, holder, upload.redrive)
-        if claimed is None:
-            return Report(Status.DUPLICATE, image_set.subject)
-        claim, etag = claimed
-        attempt = _Attempt(
-            upload, image_set, bucket, folder, claim, etag, remaining, datetime.now(UTC)
+        claim = self._claims.acquire(
+            bucket, image_set.fingerprint, image_set.subject, holder=holder, redrive=upload.redrive
         )
+        if claim is None:
+            return Report(Status.DUPLICATE, image_set.subject)
+        attempt = _Attempt(upload, image_set, bucket, folder, claim, remaining, datetime.now(UTC))
         return self._attempt(attempt)
 
     # Deciding what the set is.
@@ -204,7 +202,7 @@ class SetProcessor:
                 bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag
             )
         except (ObjectMissing, ConditionFailed) as exc:
-            raise TransientError(STORAGE_ERROR, f"{stored.key} changed while read") from exc
+            raise TransientError(S3_ERROR, f"{stored.key} changed while read") from exc
         try:
             return parse_manifest(data)
         except PermanentError as problem:
@@ -218,75 +216,6 @@ class SetProcessor:
         return False
 
     # Claiming it exactly once.
-
-    def _claim(
-        self, bucket: str, image_set: ImageSet, holder: str, redrive: bool
-    ) -> tuple[Claim, str] | None:
-        key = claim_key(self.settings.result_prefix, image_set.fingerprint)
-        now = self._clock()
-        fresh = Claim(image_set.fingerprint, image_set.subject, ClaimState.HELD, 1, holder, now)
-        try:
-            return fresh, self._write_claim(bucket, key, fresh, if_none_match=True)
-        except ConditionFailed:
-            pass
-        try:
-            data, stored = self._storage.read(bucket, key, max_bytes=64 * 1024)
-        except ObjectMissing:
-            raise TransientError(STORAGE_ERROR, "a claim vanished while read") from None
-        existing = decode_claim(data)
-        verdict = judge(
-            existing,
-            holder=holder,
-            now=now,
-            stale_after=self.settings.function_timeout_s,
-            redrive=redrive,
-        )
-        if verdict is not Verdict.TAKE:
-            logger.info("duplicate: set %s is %s", image_set.fingerprint, existing.state.value)
-            return None
-        claim = taken_over(existing, holder=holder, now=now)
-        try:
-            etag = self._write_claim(bucket, key, claim, if_match=stored.etag)
-        except ConditionFailed:
-            logger.info("duplicate: another invocation took set %s first", image_set.fingerprint)
-            return None
-        logger.info("took over set %s, attempt %d", image_set.fingerprint, claim.attempts)
-        return claim, etag
-
-    def _write_claim(
-        self,
-        bucket: str,
-        key: str,
-        claim: Claim,
-        *,
-        if_none_match: bool = False,
-        if_match: str | None = None,
-    ) -> str:
-        return self._storage.write(
-            bucket,
-            key,
-            claim.encode(),
-            content_type="application/json",
-            if_none_match=if_none_match,
-            if_match=if_match,
-            tags=CLAIM_TAG,
-        )
-
-    def _settle(self, attempt: _Attempt, state: ClaimState) -> None:
-        key = claim_key(self.settings.result_prefix, attempt.claim.fingerprint)
-        claim = attempt.claim.with_state(state, self._clock())
-        try:
-            attempt.claim_etag = self._write_claim(
-                attempt.bucket, key, claim, if_match=attempt.claim_etag
-            )
-            attempt.claim = claim
-        except ConditionFailed:
-            # Another invocation judged us dead and took the set over: its outcome will stand.
-            logger.warning("lost the claim on set %s", claim.fingerprint)
-        except Face3DError as err:
-            # The outcome is already recorded (or the set is being given back); a claim left
-            # held only delays a retry until it is stale, so this must not mask the outcome.
-            logger.warning("could not mark set %s %s: %s", claim.fingerprint, state.value, err)
 
     # Reconstructing it, and recording the outcome.
 
@@ -302,9 +231,9 @@ class SetProcessor:
             return self._fail(attempt, err)
         except BaseException:
             # A bug or a crash: give the set back so that Lambda's retry can take it at once.
-            self._settle(attempt, ClaimState.RELEASED)
+            self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise
-        self._settle(attempt, ClaimState.DONE)
+        self._claims.settle(attempt.claim, ClaimState.DONE)
         logger.info(
             "reconstructed set %s (request_id %s)",
             attempt.image_set.fingerprint,
@@ -314,7 +243,7 @@ class SetProcessor:
             Status.SUCCEEDED,
             attempt.image_set.subject,
             api_seconds=api_seconds,
-            images_transformed=sum(1 for image in outcome.prepared if _transformed(image)),
+            images_transformed=sum(1 for image in outcome.prepared if image.transformed),
         )
 
     def _reconstruct(self, attempt: _Attempt) -> tuple[Outcome, list[StoredObject], float]:
@@ -344,7 +273,7 @@ class SetProcessor:
         except ObjectMissing as exc:
             raise PermanentError(MISSING_VIEW, f"{obj.key} is gone", view=view) from exc
         except ConditionFailed as exc:
-            raise TransientError(STORAGE_ERROR, f"{obj.key} changed while read") from exc
+            raise TransientError(S3_ERROR, f"{obj.key} changed while read") from exc
         except PermanentError as err:  # over the download cap
             raise PermanentError(
                 err.code, err.message, param=f"image_base64_{view.number}", view=view
@@ -393,16 +322,16 @@ class SetProcessor:
 
     def _fail(self, attempt: _Attempt, err: Face3DError) -> Report:
         """Record `err` as the set's outcome, or raise it to give the set back to Lambda."""
-        last = attempt.claim.attempts >= self.settings.max_async_attempts
+        last = attempt.claim.current.attempts >= self.settings.max_async_attempts
         if err.kind is Kind.TRANSIENT and not last:
             logger.warning(
                 "giving set %s back for a retry (attempt %d of %d): %s",
                 attempt.image_set.fingerprint,
-                attempt.claim.attempts,
+                attempt.claim.current.attempts,
                 self.settings.max_async_attempts,
                 err,
             )
-            self._settle(attempt, ClaimState.RELEASED)
+            self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise err
         if self._superseded(attempt):
             return self._supersede(attempt)
@@ -412,7 +341,7 @@ class SetProcessor:
             bucket=attempt.upload.bucket,
             inputs=self._with_versions(attempt.image_set),
             fingerprint=attempt.image_set.fingerprint,
-            attempts=attempt.claim.attempts,
+            attempts=attempt.claim.current.attempts,
             trigger_key=attempt.upload.key,
             event_time=attempt.upload.event_time,
             failed_at=datetime.now(UTC),
@@ -425,10 +354,10 @@ class SetProcessor:
                 # The input is at fault: tell whoever reads the results, too.
                 self._write_document(attempt, ERROR_DOCUMENT, encode_document(envelope))
         except Face3DError:
-            self._settle(attempt, ClaimState.RELEASED)
+            self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise
         terminal = ClaimState.FAILED if err.kind is Kind.PERMANENT else ClaimState.PARKED
-        self._settle(attempt, terminal)
+        self._claims.settle(attempt.claim, terminal)
         logger.warning("set %s failed: %s", attempt.image_set.fingerprint, err)
         return Report(Status.FAILED, attempt.image_set.subject, code=err.code)
 
@@ -444,7 +373,7 @@ class SetProcessor:
             attempt.image_set.fingerprint,
             attempt.image_set.closed_by.key,
         )
-        self._settle(attempt, ClaimState.DONE)
+        self._claims.settle(attempt.claim, ClaimState.DONE)
         return Report(Status.SUPERSEDED, attempt.image_set.subject)
 
     def _with_versions(self, image_set: ImageSet) -> list[InputObject]:
@@ -457,8 +386,3 @@ class SetProcessor:
                     source = InputObject(source.view, source.key, source.etag, current.version_id)
             inputs.append(source)
         return inputs
-
-
-def _transformed(image: PreparedImage) -> bool:
-    """Whether preparation did more than the re-encoding every image gets."""
-    return any(not step.startswith("re-encoded") for step in image.transformations)

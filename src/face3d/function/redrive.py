@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from face3d.contract import FAILURE_SCHEMA
-from face3d.errors import STORAGE_ERROR, TransientError
+from face3d.errors import LAMBDA_ERROR, SQS_ERROR, TransientError
+from face3d.function import aws
 from face3d.function.events import REDRIVE_MARKER, object_created_event
-from face3d.function.storage import AWS_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -89,7 +88,7 @@ def redrive(sqs: SQSClient, queue_url: str, replay: Replay, *, limit: int) -> Re
                 WaitTimeSeconds=1,
             ).get("Messages", [])
         except (ClientError, BotoCoreError) as exc:
-            raise TransientError(STORAGE_ERROR, f"cannot read the queue: {exc}") from exc
+            raise TransientError(SQS_ERROR, f"cannot read the queue: {exc}") from exc
         if not batch:
             break
         for message in batch:
@@ -107,13 +106,14 @@ def redrive(sqs: SQSClient, queue_url: str, replay: Replay, *, limit: int) -> Re
     return summary
 
 
-def sqs_client() -> SQSClient:
-    return boto3.client("sqs", config=AWS_CONFIG)
+def sqs_client(region: str | None = None) -> SQSClient:
+    client: SQSClient = aws.client("sqs", region)
+    return client
 
 
 def lambda_replay(function_name: str) -> Replay:
     """Replays an event by invoking the function asynchronously, as S3 would."""
-    client = boto3.client("lambda", config=AWS_CONFIG)
+    client = aws.client("lambda")
 
     def invoke(event: dict[str, Any]) -> None:
         try:
@@ -123,6 +123,6 @@ def lambda_replay(function_name: str) -> Replay:
                 Payload=json.dumps(event).encode(),
             )
         except (ClientError, BotoCoreError) as exc:
-            raise TransientError(STORAGE_ERROR, f"cannot invoke {function_name}: {exc}") from exc
+            raise TransientError(LAMBDA_ERROR, f"cannot invoke {function_name}: {exc}") from exc
 
     return invoke

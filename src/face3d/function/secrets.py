@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -11,11 +9,10 @@ from face3d.client.http import Credentials
 from face3d.errors import (
     SECRET_MALFORMED,
     SECRET_NOT_FOUND,
-    STORAGE_ERROR,
+    SECRETS_MANAGER_ERROR,
     ConfigurationError,
     TransientError,
 )
-from face3d.settings import Settings
 
 # Secrets Manager answers these when the secret or our access to it is wrong: an operator must act.
 _CONFIGURATION_CODES = frozenset(
@@ -31,16 +28,26 @@ _CONFIGURATION_CODES = frozenset(
 )
 
 
-def fetch_credentials(secret_id: str, *, max_age: int = 60, force: bool = False) -> Credentials:
+def fetch_credentials(
+    secret_id: str,
+    *,
+    max_age: int = 60,
+    force: bool = False,
+    provider: parameters.SecretsProvider | None = None,
+) -> Credentials:
     """The `{"api_key", "api_secret"}` JSON secret, cached for `max_age` seconds.
 
     `force` bypasses the cache: the caller's one refresh after an `AUTHENTICATION_ERROR`, in
-    case the secret was rotated.
+    case the secret was rotated. `provider` defaults to Powertools' shared one.
     """
     try:
-        value = parameters.get_secret(
-            secret_id, transform="json", max_age=max_age, force_fetch=force
-        )
+        value: object
+        if provider is None:
+            value = parameters.get_secret(
+                secret_id, transform="json", max_age=max_age, force_fetch=force
+            )
+        else:
+            value = provider.get(secret_id, transform="json", max_age=max_age, force_fetch=force)
     except parameters.exceptions.TransformParameterError:
         raise ConfigurationError(
             SECRET_MALFORMED, f"secret {secret_id!r} is not JSON"
@@ -50,26 +57,21 @@ def fetch_credentials(secret_id: str, *, max_age: int = 60, force: bool = False)
     return _parse(secret_id, value)
 
 
-def credentials_from_settings(settings: Settings) -> Credentials | None:
-    """Credentials given directly (FACEPP_API_KEY/FACEPP_API_SECRET), if both are set."""
-    if settings.api_key and settings.api_secret:
-        return Credentials(settings.api_key, settings.api_secret.get_secret_value())
-    return None
-
-
 def _fetch_error(secret_id: str, exc: Exception) -> ConfigurationError | TransientError:
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, ClientError):
         code = cause.response.get("Error", {}).get("Code", "")
         if code in _CONFIGURATION_CODES:
             return ConfigurationError(SECRET_NOT_FOUND, f"secret {secret_id!r}: {code}")
-        return TransientError(STORAGE_ERROR, f"secret {secret_id!r}: {code or 'error'}")
+        return TransientError(SECRETS_MANAGER_ERROR, f"secret {secret_id!r}: {code or 'error'}")
     if isinstance(cause, BotoCoreError):
-        return TransientError(STORAGE_ERROR, f"secret {secret_id!r}: {type(cause).__name__}")
+        return TransientError(
+            SECRETS_MANAGER_ERROR, f"secret {secret_id!r}: {type(cause).__name__}"
+        )
     return ConfigurationError(SECRET_NOT_FOUND, f"secret {secret_id!r} could not be read")
 
 
-def _parse(secret_id: str, value: Any) -> Credentials:
+def _parse(secret_id: str, value: object) -> Credentials:
     if not isinstance(value, dict):
         raise ConfigurationError(SECRET_MALFORMED, f"secret {secret_id!r} is not a JSON object")
     key, secret = value.get("api_key"), value.get("api_secret")

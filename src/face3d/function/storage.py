@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from face3d.errors import (
     IMAGE_FILE_TOO_LARGE,
-    STORAGE_ERROR,
+    S3_ERROR,
     ConfigurationError,
     Face3DError,
     PermanentError,
     TransientError,
 )
+from face3d.function import aws
 from face3d.function.objects import StoredObject
 
 if TYPE_CHECKING:
@@ -36,19 +35,13 @@ class ObjectMissing(Exception):
     """The object is not there (any more)."""
 
 
-# Bounded waits and botocore's standard retries for throttling and 5xx.
-AWS_CONFIG = Config(
-    connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4}
-)
-
-
 class Storage:
     def __init__(self, s3: S3Client) -> None:
         self._s3 = s3
 
     @classmethod
-    def connect(cls) -> Storage:
-        return cls(boto3.client("s3", config=AWS_CONFIG))
+    def connect(cls, region: str | None = None) -> Storage:
+        return cls(aws.client("s3", region))
 
     def head(self, bucket: str, key: str) -> StoredObject | None:
         try:
@@ -173,6 +166,6 @@ def _code(exc: ClientError) -> str:
 def _storage_error(action: str, key: str, exc: Exception) -> Face3DError:
     if isinstance(exc, ClientError) and _code(exc) in _DENIED_CODES:
         # The function's role lacks a permission: an operator must act.
-        return ConfigurationError(STORAGE_ERROR, f"S3 {action} {key}: access denied")
+        return ConfigurationError(S3_ERROR, f"S3 {action} {key}: access denied")
     detail = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    return TransientError(STORAGE_ERROR, f"S3 {action} {key}: {detail}")
+    return TransientError(S3_ERROR, f"S3 {action} {key}: {detail}")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from face3d.errors import STORAGE_ERROR, Kind, TransientError
+from face3d.errors import S3_ERROR, Kind, TransientError
 from face3d.function.claims import Claim, ClaimState, Verdict, decode_claim, judge, taken_over
 
 NOW = 1_750_000_000.0
@@ -94,7 +94,7 @@ def test_a_damaged_claim_is_a_transient_storage_error(data: bytes) -> None:
     with pytest.raises(TransientError) as caught:
         decode_claim(data)
     err = caught.value
-    assert err.code == STORAGE_ERROR
+    assert err.code == S3_ERROR
     assert err.kind is Kind.TRANSIENT
     assert err.transient
     assert err.retryable

@@ -179,7 +179,7 @@ def test_the_attempts_passed_are_recorded() -> None:
 
 
 def test_a_missing_event_time_and_subject_are_null() -> None:
-    envelope = _envelope(error_for("STORAGE_ERROR"), subject=None, event_time=None)
+    envelope = _envelope(error_for("S3_ERROR"), subject=None, event_time=None)
     assert envelope["subject"] is None
     assert envelope["trigger"]["event_time"] is None
     json.dumps(envelope)
