@@ -6,8 +6,6 @@ VENV ?= .venv
 # The Lambda runtime's Python, for the pure-Python suite (pyenv: PYENV_VERSION=3.13.0).
 PYTHON_LAMBDA ?= python3.13
 VENV_LAMBDA ?= .venv-py313
-# sam build looks for python3.13 on PATH; under pyenv this picks the version (no effect without).
-PYENV_LAMBDA ?= 3.13.0
 # aws-sam-cli and cfn-lint (pyproject.toml's `tools` dependency group).
 VENV_TOOLS ?= .venv-tools
 
@@ -26,13 +24,13 @@ help:
 	@echo "make bench                speed and memory of preparation and engine, as ratios to baselines"
 	@echo "make test                 run the whole test suite (creates .venv with the dev and engine extras)"
 	@echo "make test-lambda-runtime  run the pure-Python suite under Python 3.13"
-	@echo "make lint                 ruff check, ruff format --check, mypy"
+	@echo "make lint                 ruff check, ruff format --check, mypy, import contracts"
 	@echo "make format               apply ruff format and fixes"
 	@echo "make requirements         regenerate src/requirements.txt from pyproject.toml"
 	@echo "make requirements-check   fail if src/requirements.txt is out of date"
 	@echo "make template-check       cfn-lint template.yaml and sam validate --lint (creates .venv-tools)"
 	@echo "make build                sam build: the Lambda package (python3.13, arm64) in .aws-sam/build"
-	@echo "make build-check          build, then check the package holds the runtime dependencies only"
+	@echo "make build-check          build, then check the package holds the function and its dependencies only"
 	@echo "                          deploy afterwards with: $(TOOLS_BIN)/sam deploy [--guided]"
 
 $(STAMP): pyproject.toml
@@ -81,13 +79,11 @@ template-check: $(TOOLS_STAMP)
 	$(TOOLS_BIN)/cfn-lint template.yaml
 	$(TOOLS_BIN)/sam validate --lint
 
-# sam build (samconfig.toml: cached, parallel) resolves arm64 wheels for python3.13 itself; it
-# needs a python3.13 on PATH, which it runs pip with. `make build-check` after `rm -rf .aws-sam`
-# is what CI does.
+# sam build runs src/Makefile (BuildMethod: makefile): the function's code only, and arm64 wheels
+# for Python 3.13 fetched by pip with --platform, so no python3.13 is needed on PATH.
+# `make build-check` after `rm -rf .aws-sam` is what CI does.
 build: $(TOOLS_STAMP) requirements-check
-	@PYENV_VERSION=$(PYENV_LAMBDA) python3.13 -c "" 2>/dev/null || \
-		{ echo "sam build needs python3.13 on PATH (pyenv: PYENV_LAMBDA=$(PYENV_LAMBDA))" >&2; exit 1; }
-	PYENV_VERSION=$(PYENV_LAMBDA) $(TOOLS_BIN)/sam build
+	$(TOOLS_BIN)/sam build
 
 build-check: build
 	$(PYTHON) tools/check_lambda_package.py $(BUILD_DIR)
@@ -96,6 +92,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests tools bench
 	$(BIN)/ruff format --check src tests tools bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests tools bench

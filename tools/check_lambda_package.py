@@ -6,7 +6,9 @@
 The package must hold the function's code and its runtime dependencies only, built for the
 function's runtime (python3.13 on arm64, Amazon Linux 2023):
 
-- the handler's module and function (read from template.yaml) and the face3d package;
+- the handler's module and function (read from template.yaml), and of the face3d package the
+  function's code only: every face3d module the handler imports, directly or not, and none of
+  the engine, server, viewer or command line (their libraries are not in the package either);
 - every distribution named in src/requirements.txt, and the import packages the code needs;
 - native code for aarch64 only: every ELF file's machine, every wheel's tags (cp313 or abi3,
   manylinux for a glibc the runtime has);
@@ -57,6 +59,11 @@ FORBIDDEN_DISTRIBUTIONS = re.compile(
     r"|numpy|scipy|opencv-.*|werkzeug|flask|waitress|trimesh|types-.*|.*-stubs|mypy-boto3-.*|aws-sam-.*|cfn-lint"
     r"|face3d-pipeline)$"
 )
+# Parts of the face3d package that the function never runs (other products, and shared modules
+# that need NumPy or the sample photos).
+FORBIDDEN_FACE3D = (
+    "engine", "server", "viewer", "cli", "geometry.py", "samples.py", "__main__.py",
+)  # fmt: skip
 ELF_MACHINES = {3: "x86 (32-bit)", 40: "ARM (32-bit)", 62: "x86-64", 183: "AArch64"}
 
 
@@ -135,6 +142,56 @@ def check_handler(package: Path, handler: str, report: Report) -> None:
         report.ok(f"handler {handler} ({source.relative_to(package)})")
     else:
         report.fail(f"handler {handler}: {source.relative_to(package)} defines no {function}")
+
+
+def face3d_imports(source: Path) -> set[str]:
+    """The face3d modules a source file imports (lazy and TYPE_CHECKING imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("face3d"))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("face3d"):
+            # `from face3d.x import y`: y is a module or a name in face3d.x; both are looked up.
+            names.add(str(node.module))
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def module_file(package: Path, name: str) -> Path | None:
+    path = package.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def check_face3d(package: Path, handler: str, report: Report) -> None:
+    """The function's code is all there, and nothing of the other products is."""
+    present = [name for name in FORBIDDEN_FACE3D if (package / "face3d" / name).exists()]
+    if present:
+        report.fail(f"face3d parts the function never runs: {', '.join(present)}")
+    needed, missing, queue = set(), set(), [handler.rpartition(".")[0]]
+    while queue:
+        name = queue.pop()
+        parts = name.split(".")
+        # A package's __init__ runs before any of its modules.
+        for depth in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:depth])
+            source = module_file(package, prefix)
+            if source is None:
+                # `from face3d.x import name` names an attribute, not a module: fine if x exists.
+                if depth == len(parts) and module_file(package, ".".join(parts[:-1])):
+                    break
+                missing.add(prefix)
+                break
+            if prefix not in needed:
+                needed.add(prefix)
+                queue.extend(face3d_imports(source))
+    if missing:
+        report.fail(f"face3d modules the handler imports are missing: {', '.join(sorted(missing))}")
+    elif not present:
+        modules = sorted(name.removeprefix("face3d.") for name in needed if name != "face3d")
+        report.ok(f"face3d: the function's code only ({len(modules)} modules the handler imports)")
 
 
 def distributions(package: Path) -> dict[str, tuple[str, Path]]:
@@ -320,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = args.handler or handler_from_template(args.template, package.name)
     if handler:
         check_handler(package, handler, report)
+        check_face3d(package, handler, report)
     else:
         report.fail(f"no Handler for {package.name} in {shown(args.template)} (or give --handler)")
     dists = distributions(package)
