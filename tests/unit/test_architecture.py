@@ -39,7 +39,13 @@ def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
         ("engine/leak.py", "import face3d.cli.main", "nothing imports the command line"),
         ("server/leak.py", "import boto3", "only the function imports boto3"),
     ],
-    ids=["clean", "numpy-in-client", "client-imports-engine", "engine-imports-cli", "boto3-in-server"],
+    ids=[
+        "clean",
+        "numpy-in-client",
+        "client-imports-engine",
+        "engine-imports-cli",
+        "boto3-in-server",
+    ],
 )
 def test_make_lint_fails_when_an_import_breaks_the_architecture(
     tmp_path: Path, bad_module: str | None, bad_import: str | None, broken: str | None
