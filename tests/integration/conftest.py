@@ -1,211 +1,38 @@
-"""The handler under moto (S3, SQS, Secrets Manager), with the 3dface API mocked over HTTP."""
+"""Fixtures for the handler under moto; their helpers live in tests/integration/harness.py."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import io
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 import boto3
 import pytest
 import responses
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 from moto import mock_aws
 from moto.s3.responses import S3Response
-from PIL import Image
 
 from face3d.client.http import FaceppClient
 from face3d.function import handler
-from face3d.function.events import object_created_event
 from face3d.function.storage import Storage
-
-REGION = "us-east-1"
-BUCKET = "face3d-pipeline-123456789012-us-east-1"
-SECRET_ID = "face3d/facepp"
-ENDPOINT = "https://facepp.test/facepp/v1/3dface"
-API_KEY, API_SECRET = "test-key", "test-secret-never-logged"
-EVENT_TIME = "2026-11-24T12:00:00.000Z"
-CLAIMS_PREFIX = "results/.claims/"
-OUTPUT_FILES = ("face.mtl", "face.obj", "tex.jpg")
-
-
-@dataclass
-class LambdaContext:
-    """What the handler reads of Lambda's context object."""
-
-    aws_request_id: str = "req-1"
-    remaining_ms: int = 170_000
-    function_name: str = "face3d-reconstruct"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:face3d"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@dataclass
-class Pipeline:
-    s3: Any
-    sqs: Any
-    secrets: Any
-    queue_url: str
-    api: responses.RequestsMock
-    invocations: list[dict[str, Any]] = field(default_factory=list)
-    # The client's backoff delays between attempts (not slept: recorded).
-    backoff: list[float] = field(default_factory=list)
-
-    def put(self, key: str, data: bytes) -> dict[str, Any]:
-        """Upload `key` and return the S3 event that the upload sends."""
-        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
-        return s3_event(key, answer["ETag"].strip('"'), len(data), answer.get("VersionId"))
-
-    def invoke(self, event: dict[str, Any], request_id: str = "req-1") -> dict[str, Any]:
-        result: dict[str, Any] = handler.lambda_handler(event, LambdaContext(request_id))
-        return result
-
-    def read(self, key: str) -> bytes:
-        body: bytes = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        return body
-
-    def keys(self, prefix: str = "") -> list[str]:
-        answer = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
-        return sorted(item["Key"] for item in answer.get("Contents", []))
-
-    def json(self, key: str) -> dict[str, Any]:
-        document: dict[str, Any] = json.loads(self.read(key))
-        return document
-
-    def head(self, key: str) -> dict[str, Any]:
-        answer: dict[str, Any] = self.s3.head_object(Bucket=BUCKET, Key=key)
-        return answer
-
-    def results(self, subject: str) -> list[str]:
-        """The file names under `results/<subject>/`."""
-        prefix = f"results/{subject}/"
-        return [key[len(prefix) :] for key in self.keys(prefix)]
-
-    def claims(self) -> dict[str, dict[str, Any]]:
-        """Every claim object, by key."""
-        return {key: self.json(key) for key in self.keys(CLAIMS_PREFIX)}
-
-    def only_claim(self) -> tuple[str, dict[str, Any]]:
-        claims = self.claims()
-        assert len(claims) == 1, claims
-        ((key, claim),) = claims.items()
-        return key, claim
-
-    def claim_of(self, subject: str) -> dict[str, Any]:
-        """The one claim of `subject`'s sets."""
-        claims = [claim for claim in self.claims().values() if claim["subject"] == subject]
-        assert len(claims) == 1, claims
-        return claims[0]
-
-    def write_claim(self, key: str, claim: dict[str, Any]) -> None:
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(claim).encode())
-
-    def fail(self, event: dict[str, Any], request_id: str = "req-1") -> Exception:
-        """Invoke, and return what the invocation raised: it must raise."""
-        try:
-            self.invoke(event, request_id)
-        except Exception as exc:  # noqa: BLE001 (the caller checks what it is)
-            return exc
-        raise AssertionError("the invocation returned instead of raising")
-
-    def written(self) -> dict[str, bytes]:
-        """Every object outside the input prefix: what the pipeline wrote."""
-        return {key: self.read(key) for key in self.keys() if not key.startswith("incoming/")}
-
-    def versions(self, key: str) -> list[str]:
-        answer = self.s3.list_object_versions(Bucket=BUCKET, Prefix=key)
-        return [v["VersionId"] for v in answer.get("Versions", []) if v["Key"] == key]
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Every message on the DLQ, each with its body parsed and attributes flattened.
-
-        Receiving hides the messages (visibility timeout): a later call returns only messages
-        published since.
-        """
-        found: list[dict[str, Any]] = []
-        while True:
-            answer = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=300,
-            )
-            batch = answer.get("Messages", [])
-            if not batch:
-                return found
-            for message in batch:
-                attributes = {
-                    name: value["StringValue"]
-                    for name, value in message.get("MessageAttributes", {}).items()
-                }
-                found.append({"body": json.loads(message["Body"]), "attributes": attributes})
-
-
-def s3_event(
-    key: str, etag: str, size: int, version_id: str | None = None, bucket: str = BUCKET
-) -> dict[str, Any]:
-    """An S3 ObjectCreated:Put event as Lambda receives it (key URL-encoded the S3 way)."""
-    return object_created_event(
-        bucket,
-        key,
-        etag=etag,
-        size=size,
-        version_id=version_id,
-        event_time=EVENT_TIME,
-        region=REGION,
-    )
-
-
-_CLIENTS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-_new_client: Callable[..., Any] = boto3.client
-# Powertools' functions are untyped: typed names for them.
-_clear_parameter_caches: Callable[[], None] = parameters.clear_caches
-
-
-def _shared_client(service_name: str, *args: Any, **kwargs: Any) -> Any:
-    """boto3.client, but each (service, region, config) is built once per test session.
-
-    Building a client costs tens of milliseconds, and the handler builds its own on every test
-    (its processor is rebuilt per test). moto intercepts requests whenever it is active,
-    whenever the client was built, and clients keep no state of their own between requests.
-    """
-    config = kwargs.get("config")
-    key = (service_name, args, kwargs.get("region_name"), id(config))
-    if key not in _CLIENTS:
-        # The config is kept with its client, so that its id cannot be reused meanwhile.
-        _CLIENTS[key] = (config, _new_client(service_name, *args, **kwargs))
-    return _CLIENTS[key][1]
-
-
-@functools.cache
-def _secrets_provider() -> SecretsProvider:
-    """One Powertools secrets provider for the session: each one builds a boto3 session."""
-    return SecretsProvider()
-
-
-def _fresh_secret_cache() -> None:
-    """Powertools' caches emptied, as in a new container, keeping the provider's client."""
-    _clear_parameter_caches()
-    provider = _secrets_provider()
-    clear_provider_cache: Callable[[], None] = provider.clear_cache
-    clear_provider_cache()
-    DEFAULT_PROVIDERS["secrets"] = provider
+from tests.integration.harness import (
+    API_KEY,
+    API_SECRET,
+    BUCKET,
+    ENDPOINT,
+    REGION,
+    SECRET_ID,
+    Pipeline,
+    ReadSpy,
+    WriteSpy,
+    clear_parameter_caches,
+    fresh_secret_cache,
+    shared_client,
+)
 
 
 @pytest.fixture
@@ -234,8 +61,8 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     monkeypatch.setattr(
         handler, "FaceppClient", functools.partial(FaceppClient, sleep=backoff.append)
     )
-    monkeypatch.setattr(boto3, "client", _shared_client)
-    _fresh_secret_cache()
+    monkeypatch.setattr(boto3, "client", shared_client)
+    fresh_secret_cache()
     handler.install(None)
     with mock_aws(), responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         s3 = boto3.client("s3", region_name=REGION)
@@ -250,110 +77,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
         )
         yield Pipeline(s3, sqs, secrets, queue_url, api, backoff=backoff)
     handler.install(None)
-    _clear_parameter_caches()
-
-
-# What the tests observe beyond the bucket and the queue.
-
-
-def request_fields(request: Any) -> dict[str, Message]:
-    """The multipart parts of an API request, by field name (parsed as in tests/unit)."""
-    head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + request.body)
-    fields: dict[str, Message] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        assert isinstance(name, str)
-        fields[name] = part
-    return fields
-
-
-def request_field(request: Any, name: str) -> str:
-    payload = request_fields(request)[name].get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode()
-
-
-def form_fields(call: Any) -> dict[str, Message]:
-    """The multipart parts of a recorded API call, by field name."""
-    return request_fields(call.request)
-
-
-def field_text(call: Any, name: str) -> str:
-    return request_field(call.request, name)
-
-
-def image_fields(call: Any) -> list[str]:
-    """The names of the image fields a request carried, sorted."""
-    return sorted(name for name in form_fields(call) if name.startswith("image_"))
-
-
-def sent_image(call: Any, number: int) -> bytes:
-    """The image that travelled as `image_base64_<number>`, decoded."""
-    return base64.b64decode(field_text(call, f"image_base64_{number}"))
-
-
-def body_size(call: Any) -> int:
-    """The size of a recorded API call's request body, in bytes."""
-    body = call.request.body
-    assert isinstance(body, bytes)
-    return len(body)
-
-
-def image_format(data: bytes) -> str | None:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.format
-
-
-def redrive(event: dict[str, Any]) -> dict[str, Any]:
-    """`event` as `face3d redrive` replays it."""
-    return {**event, "face3d_redrive": True}
-
-
-def merge_events(*events: dict[str, Any]) -> dict[str, Any]:
-    """One S3 event carrying the records of several."""
-    return {"Records": [record for event in events for record in event["Records"]]}
-
-
-Answer = tuple[int, dict[str, Any] | str]
-# The fixture silences time.sleep; a slow fake endpoint needs the real one.
-_real_sleep = time.sleep
-
-
-class ScriptedApi:
-    """A `responses` callback: answers in order (the last one repeats), optionally slowly.
-
-    Strings are sent as plain text, dicts as JSON. Records the api_secret each call carried.
-    """
-
-    def __init__(self, *answers: Answer, delay: float = 0.0) -> None:
-        assert answers
-        self.answers = answers
-        self.delay = delay
-        self.secrets: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
-        with self._lock:
-            index = min(len(self.secrets), len(self.answers) - 1)
-            self.secrets.append(request_field(request, "api_secret"))
-        if self.delay:
-            _real_sleep(self.delay)
-        status, body = self.answers[index]
-        if isinstance(body, str):
-            return status, {"Content-Type": "text/plain"}, body
-        return status, {"Content-Type": "application/json"}, json.dumps(body)
-
-
-@dataclass
-class WriteSpy:
-    """The keys the pipeline wrote, in order; `fail_once` makes one key's write fail once."""
-
-    keys: list[str] = field(default_factory=list)
-    fail_once: dict[str, Exception] = field(default_factory=dict)
-
-    def results(self) -> list[str]:
-        return [key for key in self.keys if not key.startswith(CLAIMS_PREFIX)]
+    clear_parameter_caches()
 
 
 @pytest.fixture
@@ -403,13 +127,6 @@ def json_logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     return buffer
 
 
-@dataclass
-class ReadSpy:
-    """The keys the pipeline read from S3 (bodies, not HEADs or listings)."""
-
-    keys: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> ReadSpy:
     spy = ReadSpy()
@@ -421,59 +138,3 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> ReadSpy:
 
     monkeypatch.setattr(Storage, "read", read)
     return spy
-
-
-def is_timestamp(value: object) -> bool:
-    """An ISO 8601 UTC timestamp such as 2026-11-24T12:00:00.123Z."""
-    if not isinstance(value, str) or not value.endswith("Z"):
-        return False
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.utcoffset() == timedelta(0)
-
-
-def expect_failure(
-    pipeline: Pipeline,
-    *,
-    subject: str,
-    code: str,
-    retryable: bool,
-    error_json: bool,
-    trigger: str | None = None,
-) -> dict[str, Any]:
-    """The one DLQ message a set's failure published, checked against DESIGN.md section 6.
-
-    Receiving hides the messages (visibility timeout), so a later `pipeline.messages()` returns
-    only messages published after this call.
-    """
-    messages = pipeline.messages()
-    assert len(messages) == 1, [m["body"]["error"] for m in messages]
-    (message,) = messages
-    body: dict[str, Any] = message["body"]
-    assert message["attributes"]["error_code"] == code
-    assert message["attributes"]["retryable"] == ("true" if retryable else "false")
-    assert body["schema"] == "face3d.failure/v1"
-    assert body["subject"] == subject
-    assert body["bucket"] == BUCKET
-    error = body["error"]
-    assert set(error) >= {"code", "param", "view", "http_status", "message", "retryable"}
-    assert error["code"] == code
-    assert error["retryable"] is retryable
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(body["attempts"], int)
-    assert body["attempts"] >= 1
-    assert "request_id" in body
-    assert body["trigger"]["event_time"] == EVENT_TIME
-    if trigger is not None:
-        assert body["trigger"]["key"] == trigger
-    assert is_timestamp(body["failed_at"])
-    for source in body["inputs"]:
-        assert set(source) >= {"view", "key", "etag", "version_id"}
-    names = pipeline.results(subject)
-    if "result.json" in names:  # an older set's success stays; this set has no result
-        assert pipeline.json(f"results/{subject}/result.json")["fingerprint"] != body["fingerprint"]
-    if error_json:
-        assert pipeline.json(f"results/{subject}/error.json") == body
-    else:
-        assert "error.json" not in names
-    return body

@@ -19,7 +19,7 @@ from face3d.function import handler
 from face3d.function.redrive import Decision, decide
 from tests import photos
 from tests.fakes import error_payload, success_payload
-from tests.integration.conftest import (
+from tests.integration.harness import (
     ENDPOINT,
     OUTPUT_FILES,
     Pipeline,

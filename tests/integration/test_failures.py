@@ -19,7 +19,7 @@ from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.secrets import fetch_credentials
 from tests import photos
 from tests.fakes import error_payload, success_payload
-from tests.integration.conftest import (
+from tests.integration.harness import (
     API_KEY,
     API_SECRET,
     ENDPOINT,

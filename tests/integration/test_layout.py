@@ -13,7 +13,7 @@ from PIL import Image
 from face3d.contract import View
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
-from tests.integration.conftest import (
+from tests.integration.harness import (
     API_KEY,
     API_SECRET,
     BUCKET,

@@ -15,7 +15,7 @@ from face3d.contract import View
 from face3d.errors import S3_ERROR, TransientError
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
-from tests.integration.conftest import (
+from tests.integration.harness import (
     BUCKET,
     ENDPOINT,
     OUTPUT_FILES,
