@@ -1,19 +1,25 @@
-"""What a 3dface endpoint answers: success payloads built like the API document's sample.
+"""What a 3dface endpoint answers, and a fake engine that answers alike behind our server.
 
-These stand for the API's *outputs* (a mesh, a texture map, matrices), not for face photos.
+Success payloads are built like the API document's sample; `FakeEngine` is face3d.engine.Engine
+minus the faces, returning the engine's own result type (standard library only: no engine extra
+needed). These stand for the API's *outputs* (a mesh, a texture map, matrices), not for face
+photos.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
 from face3d.contract import View
+from face3d.engine import EngineResult
 
 OBJ_WITH_MTL = (
     "mtllib face.mtl\n"
@@ -74,12 +80,74 @@ def error_payload(message: str, request_id: str = "1470378968,c6f50ec6") -> dict
     return {"time_used": 525, "error_message": message, "request_id": request_id}
 
 
-# What `face3d.engine.Engine.reconstruct` returns, for fake engines behind the server.
-@dataclass(frozen=True)
-class FakeResult:
-    obj: bytes
-    mtl: bytes | None
-    texture: bytes | None
-    matrices: list[list[float]]
-    landmarks: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
-    poses: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+@dataclass
+class EngineCall:
+    images: dict[int, bytes] = field(repr=False)
+    texture: bool
+    mtl: bool
+
+
+class FakeEngine:
+    """Like face3d.engine.Engine, minus the faces: the API's sample outputs, one matrix per image.
+
+    Records every call, and the most calls that ran at once (`max_overlap`: the server must keep
+    it at 1). Options: `error` is raised instead of answering; `result(images, texture, mtl)`
+    answers instead of the sample; a call waits for `gate` to open, then `seconds`.
+    """
+
+    def __init__(
+        self,
+        *,
+        error: Exception | None = None,
+        result: Callable[[dict[int, bytes], bool, bool], EngineResult] | None = None,
+        gate: threading.Event | None = None,
+        seconds: float = 0.0,
+    ) -> None:
+        self.error = error
+        self.result = result
+        self.gate = gate
+        self.seconds = seconds
+        self.calls: list[EngineCall] = []
+        self.max_overlap = 0
+        self.closed = False
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def reconstruct(self, images: dict[int, bytes], *, texture: bool, mtl: bool) -> EngineResult:
+        with self._lock:
+            self.calls.append(EngineCall(dict(images), texture, mtl))
+            self._running += 1
+            self.max_overlap = max(self.max_overlap, self._running)
+        try:
+            if self.gate is not None:
+                assert self.gate.wait(10), "the test never opened the gate"
+            if self.seconds:
+                time.sleep(self.seconds)  # long enough for concurrent calls to queue on the lock
+            if self.error is not None:
+                raise self.error
+            if self.result is not None:
+                return self.result(images, texture, mtl)
+            return sample_result(images, texture=texture, mtl=mtl)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def sample_result(images: Mapping[int, bytes], *, texture: bool, mtl: bool) -> EngineResult:
+    """The engine's answer built from the API's samples: files as asked for, matrices by slot."""
+    return engine_result(
+        obj=(OBJ_WITH_MTL if mtl else OBJ_PLAIN).encode(),
+        mtl=(MTL_WITH_TEXTURE if texture else MTL_PLAIN).encode() if mtl else None,
+        texture=texture_jpeg() if texture else None,
+        matrices=[[value + slot for value in SAMPLE_MATRIX] for slot in sorted(images)],
+    )
+
+
+def engine_result(
+    obj: bytes, mtl: bytes | None, texture: bytes | None, matrices: list[list[float]]
+) -> EngineResult:
+    """An engine result with these outputs; the server reads no landmarks or poses."""
+    return EngineResult(obj, mtl, texture, matrices, landmarks={}, poses={})

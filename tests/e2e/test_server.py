@@ -29,7 +29,8 @@ from face3d.client.http import Credentials, FaceppClient, ImageInput, RetryPolic
 from face3d.contract import View
 from face3d.errors import NO_FACE_FOUND, Face3DError
 from tests import photos
-from tests.e2e.conftest import API_KEY, API_SECRET, REQUEST_TIMEOUT_S, EngineServer, LiveServer
+from tests.e2e.servers import API_KEY, API_SECRET, REQUEST_TIMEOUT_S, EngineServer, LiveServer
+from tests.fakes import FakeEngine
 
 MIB = 1024 * 1024
 CREDENTIALS = {"api_key": API_KEY, "api_secret": API_SECRET}
@@ -127,7 +128,7 @@ def test_requests_multipart_file_upload(live_server: LiveServer, front_file: Pat
     assert b"map_Kd tex.jpg" in base64.b64decode(payload["mtl_file"])
     assert photos.decode(base64.b64decode(payload["texture_img"])).format == "JPEG"
     assert len(payload["transfer_matrix"]) == 1
-    assert {1: photos.grace_hopper_jpeg()} in live_server.engine.calls
+    assert {1: photos.grace_hopper_jpeg()} in [call.images for call in live_server.engine.calls]
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -208,7 +209,7 @@ def test_a_two_mb_base64_field_through_waitress(live_server: LiveServer) -> None
     )
 
     assert response.status_code == 200, response.text
-    assert {1: photo} in live_server.engine.calls
+    assert {1: photo} in [call.images for call in live_server.engine.calls]
 
 
 def _fields(values: dict[str, str]) -> dict[str, tuple[None, str]]:
@@ -331,7 +332,6 @@ def test_a_body_of_exactly_2_mib_is_served(live_server: LiveServer) -> None:
 def test_serve_blocks_until_stopped() -> None:
     from face3d.server import app as server
     from face3d.server import serving
-    from tests.e2e.conftest import FakeEngine
 
     ready: list[tuple[str, int]] = []
     stop = threading.Event()

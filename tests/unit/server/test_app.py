@@ -1,4 +1,4 @@
-"""face3d.server.app: the 3dface contract served in-process with a fake engine (werkzeug)."""
+"""face3d.server: the 3dface contract served in-process with a fake engine (werkzeug)."""
 
 from __future__ import annotations
 
@@ -24,21 +24,24 @@ pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (wer
 from werkzeug.test import Client, EnvironBuilder, TestResponse
 
 from face3d.cli.main import main
-from face3d.engine import EngineError
+from face3d.contract import API_PATH
+from face3d.engine import EngineError, EngineResult
 from face3d.server import app as server
 from face3d.server import serving
+from face3d.server.admission import SlidingWindowLimiter
+from face3d.server.api_error import ApiError
+from face3d.server.images import fetch_image
 from tests import photos
 from tests.fakes import (
-    MTL_PLAIN,
     MTL_WITH_TEXTURE,
     OBJ_PLAIN,
     OBJ_WITH_MTL,
     SAMPLE_MATRIX,
-    FakeResult,
-    texture_jpeg,
+    FakeEngine,
+    engine_result,
 )
 
-API = server.API_PATH
+API = API_PATH
 KEY, SECRET = "key-123", "secret-456-never-logged"
 CREDENTIALS = {"api_key": KEY, "api_secret": SECRET}
 MIB = 1024 * 1024
@@ -48,48 +51,7 @@ REQUEST_ID = re.compile(
 PHOTO_URL = "https://images.test/front.jpg"
 
 
-# The engine (face3d.engine.Engine), faked; its EngineError is the real one ------------------------
-
-
-@dataclass
-class Call:
-    images: dict[int, bytes] = field(repr=False)
-    texture: bool
-    mtl: bool
-
-
-class FakeEngine:
-    """Answers like the engine: the API's sample outputs, one matrix per image (slot order)."""
-
-    def __init__(
-        self,
-        error: Exception | None = None,
-        result: Callable[[dict[int, bytes], bool, bool], FakeResult] | None = None,
-        gate: threading.Event | None = None,
-    ) -> None:
-        self.calls: list[Call] = []
-        self.error = error
-        self.result = result
-        self.gate = gate
-        self.closed = False
-
-    def reconstruct(self, images: dict[int, bytes], *, texture: bool, mtl: bool) -> FakeResult:
-        self.calls.append(Call(dict(images), texture, mtl))
-        if self.gate is not None:
-            assert self.gate.wait(10), "the test never opened the gate"
-        if self.error is not None:
-            raise self.error
-        if self.result is not None:
-            return self.result(images, texture, mtl)
-        return FakeResult(
-            obj=(OBJ_WITH_MTL if mtl else OBJ_PLAIN).encode(),
-            mtl=(MTL_WITH_TEXTURE if texture else MTL_PLAIN).encode() if mtl else None,
-            texture=texture_jpeg() if texture else None,
-            matrices=[[value + slot for value in SAMPLE_MATRIX] for slot in sorted(images)],
-        )
-
-    def close(self) -> None:
-        self.closed = True
+# Fakes: the clock here; the engine is tests.fakes.FakeEngine (its EngineError is the real one) ----
 
 
 class FakeClock:
@@ -499,15 +461,21 @@ def test_bad_flags(client: Client, engine: FakeEngine, name: str, value: str) ->
     assert engine.calls == []
 
 
-def test_image_file_sent_as_a_text_field_is_a_bad_argument(client: Client) -> None:
-    response = post(client, {"image_file_1": "/home/me/photo.jpg"})
-    assert error_of(response) == (400, "BAD_ARGUMENTS:image_file_1")
-
-
-def test_a_text_parameter_sent_as_a_file_is_a_bad_argument(client: Client) -> None:
-    encoded = b64(photos.astronaut_jpeg()).encode()
-    response = post(client, {"image_base64_1": (io.BytesIO(encoded), "photo.b64")})
-    assert error_of(response) == (400, "BAD_ARGUMENTS:image_base64_1")
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("image_file_1", "/home/me/photo.jpg"),
+        ("image_base64_1", b64(photos.astronaut_jpeg()).encode()),
+    ],
+    ids=["file-as-text", "text-as-file"],
+)
+def test_a_parameter_sent_as_the_wrong_kind_of_part_is_a_bad_argument(
+    client: Client, param: str, value: str | bytes
+) -> None:
+    # Bytes go as a file part, text as a text field.
+    part = (io.BytesIO(value), "photo.b64") if isinstance(value, bytes) else value
+    response = post(client, {param: part})
+    assert error_of(response) == (400, f"BAD_ARGUMENTS:{param}")
 
 
 def test_a_malformed_multipart_body_is_a_bad_argument(client: Client) -> None:
@@ -596,11 +564,22 @@ def test_image_url_is_fetched(
     assert len(urls.calls) == 1
 
 
-@pytest.mark.parametrize("status", [404, 500, 302])
-def test_image_url_answering_other_than_200_is_invalid(
-    client: Client, urls: responses.RequestsMock, status: int
+@pytest.mark.parametrize(
+    "answer",
+    [
+        *(
+            {"status": status, "headers": {"Location": "ftp://elsewhere/"}}
+            for status in (404, 500, 302)
+        ),
+        {"body": requests.exceptions.ConnectionError("connection refused")},
+        {"body": "<html>Sign in to see this photo</html>", "content_type": "text/html"},
+    ],
+    ids=["404", "500", "302", "unreachable", "no-image"],
+)
+def test_image_url_without_an_image_behind_it_is_invalid(
+    client: Client, urls: responses.RequestsMock, answer: dict[str, Any]
 ) -> None:
-    urls.get(PHOTO_URL, status=status, headers={"Location": "ftp://elsewhere/"})
+    urls.get(PHOTO_URL, **answer)
     assert error_of(post(client, {"image_url_1": PHOTO_URL})) == (400, "INVALID_IMAGE_URL")
 
 
@@ -618,11 +597,6 @@ def test_image_url_timeout_is_412(
     assert error_of(post(client, {"image_url_1": PHOTO_URL})) == (412, "IMAGE_DOWNLOAD_TIMEOUT")
 
 
-def test_image_url_unreachable_is_invalid(client: Client, urls: responses.RequestsMock) -> None:
-    urls.get(PHOTO_URL, body=requests.exceptions.ConnectionError("connection refused"))
-    assert error_of(post(client, {"image_url_1": PHOTO_URL})) == (400, "INVALID_IMAGE_URL")
-
-
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "no-length"])
 def test_image_url_over_2_mb_is_too_large(
     client: Client, urls: responses.RequestsMock, declared: bool
@@ -633,13 +607,6 @@ def test_image_url_over_2_mb_is_too_large(
     response = post(client, {"image_url_1": PHOTO_URL})
 
     assert error_of(response) == (400, "IMAGE_FILE_TOO_LARGE:image_url_1")
-
-
-def test_image_url_that_is_no_image_is_invalid(
-    client: Client, urls: responses.RequestsMock
-) -> None:
-    urls.get(PHOTO_URL, body="<html>Sign in to see this photo</html>", content_type="text/html")
-    assert error_of(post(client, {"image_url_1": PHOTO_URL})) == (400, "INVALID_IMAGE_URL")
 
 
 def test_image_url_to_a_png_is_an_unsupported_format(
@@ -665,8 +632,8 @@ def test_image_url_slower_than_the_total_timeout_is_412(urls: responses.Requests
     times = iter([0.0, 1.0, 2.0, 9.0, 9.5, 10.0])
     urls.get(PHOTO_URL, body=photos.with_detail_jpeg(photos.astronaut_jpeg(), 800, 800, seed=3))
 
-    with pytest.raises(server._ApiError) as caught:
-        server.fetch_image(PHOTO_URL, "image_url_1", timeout=5.0, clock=lambda: next(times))
+    with pytest.raises(ApiError) as caught:
+        fetch_image(PHOTO_URL, "image_url_1", timeout=5.0, clock=lambda: next(times))
 
     assert (caught.value.status, caught.value.error_message) == (412, "IMAGE_DOWNLOAD_TIMEOUT")
 
@@ -738,19 +705,19 @@ def test_an_engine_crash_is_an_internal_error_logged_without_image_or_secret(
 @pytest.mark.parametrize(
     ("fields", "result"),
     [
-        ({}, lambda images, texture, mtl: FakeResult(b"v 0 0 0\n", None, None, [])),
-        ({}, lambda images, texture, mtl: FakeResult(b"v", None, None, [[1.0] * 15])),
-        ({}, lambda images, texture, mtl: FakeResult(b"v", None, None, [[float("nan")] * 16])),
-        ({}, lambda images, texture, mtl: FakeResult(b"", None, None, [[1.0] * 16])),
-        ({"texture": "1"}, lambda images, texture, mtl: FakeResult(b"v", None, None, [[1.0] * 16])),
-        ({"mtl": "1"}, lambda images, texture, mtl: FakeResult(b"v", None, b"t", [[1.0] * 16])),
+        ({}, engine_result(b"v 0 0 0\n", None, None, [])),
+        ({}, engine_result(b"v", None, None, [[1.0] * 15])),
+        ({}, engine_result(b"v", None, None, [[float("nan")] * 16])),
+        ({}, engine_result(b"", None, None, [[1.0] * 16])),
+        ({"texture": "1"}, engine_result(b"v", None, None, [[1.0] * 16])),
+        ({"mtl": "1"}, engine_result(b"v", None, b"t", [[1.0] * 16])),
     ],
     ids=["no-matrix", "short-matrix", "nan", "no-obj", "no-texture", "no-mtl"],
 )
 def test_a_malformed_engine_result_is_an_internal_error(
-    fields: dict[str, str], result: Callable[[dict[int, bytes], bool, bool], FakeResult]
+    fields: dict[str, str], result: EngineResult
 ) -> None:
-    client = Client(server.FaceApp(FakeEngine(result=result)))
+    client = Client(server.FaceApp(FakeEngine(result=lambda images, texture, mtl: result)))
     response = post(client, {"image_file_1": file_part(photos.astronaut_jpeg()), **fields})
     assert error_of(response) == (500, "INTERNAL_ERROR")
 
@@ -830,7 +797,7 @@ def test_unauthenticated_calls_do_not_use_the_qps(engine: FakeEngine) -> None:
 
 
 def test_the_limiter_is_thread_safe() -> None:
-    limiter = server.SlidingWindowLimiter(10, clock=lambda: 5.0)
+    limiter = SlidingWindowLimiter(10, clock=lambda: 5.0)
     results: list[bool] = []
     lock = threading.Lock()
     start = threading.Barrier(20)
