@@ -14,7 +14,7 @@ import trimesh
 from PIL import Image
 
 from face3d.cli.main import main
-from face3d.viewer.render import renderer_available
+from face3d.viewer.gl import renderer_available
 
 
 def test_demo_runs_every_sample_subject_to_its_outcome(

@@ -19,7 +19,8 @@ pytest.importorskip("moderngl")
 from PIL import Image
 
 from face3d.engine import Engine
-from face3d.viewer.render import mesh_from_bytes, render_mesh, renderer_available
+from face3d.viewer.gl import render_mesh, renderer_available
+from face3d.viewer.mesh import mesh_from_bytes
 from tests import photos
 
 # MediaPipe reads a turned, face-only render as turned less than it is (measured: about a

@@ -42,7 +42,7 @@ class FaceMeshDetector:
     def detect(self, rgb: npt.NDArray[np.uint8], slot: int) -> FloatArray:
         """The face's 478 landmarks in the camera frame (pixels, depth scaled like x).
 
-        Integer coordinates are pixel centres (OpenCV's convention, as in `face3d.render`): the
+        Integer coordinates are pixel centres (OpenCV's convention, as in `face3d.viewer`): the
         image spans [-0.5, width - 0.5]. MediaPipe's normalised coordinates span the image from
         edge to edge, hence the half-pixel shift. Where Face Mesh finds two faces and the
         second is too small to count, the larger one is the face.

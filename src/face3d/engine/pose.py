@@ -140,12 +140,3 @@ def euler_angles(head: FloatArray) -> tuple[float, float, float]:
     yaw = math.atan2(float(head[0, 2]), float(head[2, 2]))
     roll = math.atan2(float(head[1, 0]), float(head[1, 1]))
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
-
-
-def rotation_from_angles(yaw: float, pitch: float, roll: float) -> FloatArray:
-    """The head rotation `Ry(yaw) @ Rx(pitch) @ Rz(roll)`, angles in degrees."""
-    a, b, c = (math.radians(v) for v in (yaw, pitch, roll))
-    ry = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
-    rz = np.array([[math.cos(c), -math.sin(c), 0], [math.sin(c), math.cos(c), 0], [0, 0, 1]])
-    return np.asarray(ry @ rx @ rz)

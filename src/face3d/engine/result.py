@@ -16,7 +16,7 @@ class EngineResult:
     left), y up, z towards the camera (right-handed); the origin is midway between the iris
     centres. `matrices[k]` maps them to the pixels of the k-th image in slot order (x right, y
     down, origin top-left, integer coordinates at pixel centres as in OpenCV and
-    `face3d.render`; row 3 is depth in pixels, growing away from the camera, zero at the model
+    `face3d.viewer`; row 3 is depth in pixels, growing away from the camera, zero at the model
     origin; row 4 is 0 0 0 1; orthographic). `landmarks[slot][i]` is where mesh
     vertex i (i < 468) was found in that image; `poses[slot]` is (yaw, pitch, roll) in degrees,
     see `face3d.engine.pose` for the signs.

@@ -3,9 +3,9 @@ the model re-projected onto them through `result.json`'s transfer matrices.
 
 Layout (a PNG): a header line, then a row of model renders (yaw +60, 0 and -60 degrees: the
 subject's right cheek, the front, the left cheek, each on the side where it is seen in the front
-view; yaw as in `face3d.render.rotation`), then a row with one panel per view known from
-`result.json` or `--photo` (front, left, right order): the photo with the model's visible edges
-drawn over it, or a panel saying why there is no photo.
+view; yaw as in `face3d.geometry.rotation_from_angles`), then a row with one panel per view
+known from `result.json` or `--photo` (front, left, right order): the photo with the model's
+visible edges drawn over it, or a panel saying why there is no photo.
 
 `compose_preview` and `build_preview` work on arrays and bytes; `preview_folder` does the reading.
 Imports numpy and the renderer at module level: import this module lazily.
@@ -25,16 +25,9 @@ import numpy as np
 from face3d.contract import RESULT_DOCUMENT, View
 from face3d.errors import INVALID_INPUT, PermanentError
 from face3d.geometry import FloatArray, ImageArray
-from face3d.viewer.render import (
-    TexturedMesh,
-    composite,
-    load_result_mesh,
-    mesh_from_bytes,
-    pixel_matrix,
-    project,
-    render_mesh,
-    render_wireframe,
-)
+from face3d.viewer.camera import pixel_matrix, project
+from face3d.viewer.gl import composite, render_mesh, render_wireframe
+from face3d.viewer.mesh import TexturedMesh, load_result_mesh, mesh_from_bytes
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont

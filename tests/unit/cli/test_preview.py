@@ -13,7 +13,18 @@ from face3d.cli.main import main
 
 
 def test_importing_the_cli_loads_no_rendering_modules() -> None:
-    heavy = ("numpy", "moderngl", "cv2", "face3d.viewer.render", "face3d.viewer.preview")
+    heavy = (
+        "numpy",
+        "moderngl",
+        "cv2",
+        "trimesh",
+        "face3d.viewer",
+        "face3d.viewer.camera",
+        "face3d.viewer.gl",
+        "face3d.viewer.mesh",
+        "face3d.viewer.preview",
+        "face3d.viewer.shaders",
+    )
     code = f"import sys, face3d.cli; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -11,8 +11,9 @@ import pytest
 
 from face3d.contract import FRONT_SLOT
 from face3d.engine import landmark_ids as ids
-from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose, rotation_from_angles
+from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose
 from face3d.engine.topology import FaceTopology
+from face3d.geometry import rotation_from_angles
 from tests import photos
 
 pytestmark = pytest.mark.engine

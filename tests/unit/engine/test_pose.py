@@ -14,8 +14,8 @@ from face3d.engine.pose import (
     euler_angles,
     fit_similarity,
     head_frame,
-    rotation_from_angles,
 )
+from face3d.geometry import rotation_from_angles
 
 NOSE = np.array([0.0, 0.0, 1.0])  # the model's z: out of the face
 

@@ -19,7 +19,6 @@ from face3d.engine.pose import (  # noqa: E402
     VIEWER_FROM_CAMERA,
     Similarity,
     ViewPose,
-    rotation_from_angles,
 )
 from face3d.engine.texture import (  # noqa: E402
     TEXTURE_SIZE,
@@ -31,7 +30,7 @@ from face3d.engine.texture import (  # noqa: E402
 )
 from face3d.engine.topology import face_topology  # noqa: E402
 from face3d.engine.uv import face_uv  # noqa: E402
-from face3d.geometry import vertex_normals  # noqa: E402
+from face3d.geometry import rotation_from_angles, vertex_normals  # noqa: E402
 
 FloatArray = np.ndarray  # type: ignore[type-arg]
 SIZE = 600

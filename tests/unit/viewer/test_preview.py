@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from face3d.cli.main import main
-from face3d.viewer import preview, render
-from face3d.viewer.render import TexturedMesh
-from tests.unit.viewer.test_render import (
+from face3d.viewer import camera, gl, preview
+from face3d.viewer.mesh import TexturedMesh
+from tests.unit.viewer.meshes import (
     FRONT_TOP_LEFT,
     FRONT_TOP_RIGHT,
     HALF,
@@ -52,7 +52,7 @@ PHOTO_BACKGROUND = (90, 110, 130)
 def photo_of(box: TexturedMesh, scale: int = 1, fraction: float = 0.55) -> tuple[bytes, Any]:
     """A synthetic front photo of the box and the matrix from the model to its pixels."""
     size = (PHOTO_SIZE[0] * scale, PHOTO_SIZE[1] * scale)
-    image, matrix = render.render_mesh(
+    image, matrix = gl.render_mesh(
         box, size=size, background=PHOTO_BACKGROUND, face_height_fraction=fraction
     )
     return png_bytes(image), matrix
@@ -75,7 +75,7 @@ def make_result(
     photo_path.parent.mkdir(exist_ok=True)
     photo_path.write_bytes(photo)
     if photo_scale != 1:  # result.json keeps the prepared (unscaled) size and matrix
-        matrix = render.render_mesh(box, size=PHOTO_SIZE, face_height_fraction=fraction)[1]
+        matrix = gl.render_mesh(box, size=PHOTO_SIZE, face_height_fraction=fraction)[1]
     if document:
         doc = {
             "subject": "box",
@@ -102,10 +102,10 @@ def decode(png: bytes) -> Any:
 def model_panel_point(yaw: float, point: tuple[float, float, float], column: int) -> Any:
     """Where a model point lands on the canvas in a model panel."""
     mesh = box_mesh()
-    matrix = render.view_matrix(
+    matrix = camera.view_matrix(
         mesh.vertices, yaw_deg=yaw, size=preview.PANEL, face_height_fraction=0.8
     )
-    x, y = render.project(matrix, np.array([point]))[0]
+    x, y = camera.project(matrix, np.array([point]))[0]
     return round(x) + COLUMN_X[column], round(y) + TOP_BODY_Y
 
 
@@ -139,9 +139,9 @@ def assert_outline_on_the_box(canvas: Any, column_x: int) -> None:
 
 def expected_outline(scale: float = 1.0) -> tuple[float, float, float, float]:
     """The box's silhouette in the photo panel: photo pixels -> fitted panel pixels."""
-    _, matrix = render.render_mesh(box_mesh(), size=PHOTO_SIZE)
+    _, matrix = gl.render_mesh(box_mesh(), size=PHOTO_SIZE)
     corners = np.array([[x, y, HALF] for x in (-HALF, HALF) for y in (-HALF, HALF)])
-    px = render.project(matrix, corners)
+    px = camera.project(matrix, corners)
     fit = min(PANEL_W / PHOTO_SIZE[0], PANEL_H / PHOTO_SIZE[1])
     offset_x = (PANEL_W - round(PHOTO_SIZE[0] * fit)) // 2
     xs = (px[:, 0] + 0.5) * fit - 0.5 + offset_x
@@ -362,7 +362,7 @@ def test_cli_output_and_photo_options(
     ("setup", "message"),
     [
         ("no-obj", "no face.obj"),
-        ("bad-obj", "face.obj line 1"),
+        ("bad-obj", "face.obj is not a readable OBJ file"),
         ("no-folder", "is not a folder"),
         ("missing-photo", "cannot read photo"),
     ],
@@ -406,9 +406,9 @@ def test_cli_without_offscreen_opengl_exits_3(
 
     folder = tmp_path / "result"
     make_result(folder, box)
-    monkeypatch.setattr(render, "_renderer", None)  # forget the process's context
+    monkeypatch.setattr(gl, "_renderer", None)  # forget the process's context
     monkeypatch.setattr(moderngl, "create_standalone_context", no_context)
-    assert not render.renderer_available()
+    assert not gl.renderer_available()
     assert main(["preview", str(folder)]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: INVALID_CONFIGURATION: cannot create an offscreen OpenGL")
