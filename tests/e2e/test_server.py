@@ -25,7 +25,8 @@ pytest.importorskip("werkzeug", reason="face3d serve needs the engine extra (wer
 pytest.importorskip("waitress", reason="face3d serve needs the engine extra (waitress)")
 
 from face3d.cli.main import main
-from face3d.client.http import Credentials, FaceppClient, ImageInput, RetryPolicy
+from face3d.client.http import Credentials, FaceppClient, ImageInput
+from face3d.client.retries import RetryPolicy
 from face3d.contract import View
 from face3d.errors import NO_FACE_FOUND, Face3DError
 from tests import photos

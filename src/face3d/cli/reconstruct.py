@@ -7,11 +7,12 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from face3d.client.http import Credentials, FaceppClient, RetryPolicy
+from face3d.client.http import Credentials, FaceppClient
 from face3d.client.preparation import PreparationLimits, SourceImage
 from face3d.client.reconstruct import CredentialSource, reconstruct_set
 from face3d.client.result_folder import write_result_folder
 from face3d.client.results import InputObject, build_result, encode_document, set_fingerprint
+from face3d.client.retries import RetryPolicy
 from face3d.contract import View
 from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
 from face3d.function.secrets import fetch_credentials

@@ -20,6 +20,7 @@ from typing import Any, Self
 import requests
 
 from face3d.client.responses import Reconstruction, parse_success
+from face3d.client.retries import DEFAULT_RETRY, RetryPolicy
 from face3d.contract import DEFAULT_ENDPOINT, View, in_api_order
 from face3d.errors import (
     API_NOT_FOUND,
@@ -84,33 +85,6 @@ class ImageInput:
             return f"image_base64_{number}", (None, base64.b64encode(self.data).decode("ascii"))
         assert self.url is not None  # __post_init__ guarantees data or url
         return f"image_url_{number}", (None, self.url)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try. Timeouts and backoff are in seconds.
-
-    `min_attempt_time` is the least time worth starting an attempt with (the API itself takes
-    about 2 s): no attempt, first or retry, starts with less time left before the deadline.
-    """
-
-    max_attempts: int = 6
-    backoff_base: float = 0.5
-    backoff_cap: float = 8.0
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    min_attempt_time: float = 2.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if min(self.connect_timeout, self.read_timeout, self.min_attempt_time) <= 0:
-            raise ValueError("timeouts and min_attempt_time must be positive")
-        if self.backoff_base < 0 or self.backoff_cap < 0:
-            raise ValueError("backoff_base and backoff_cap must not be negative")
-
-
-DEFAULT_RETRY = RetryPolicy()
 
 
 class FaceppClient:
@@ -242,13 +216,10 @@ class FaceppClient:
 
     def _retry_delay(self, err: Face3DError, attempt: int, deadline: float | None) -> float | None:
         """Seconds to wait before the next attempt, or None to give up with `err`."""
-        policy = self.retry
-        if not err.transient or attempt >= policy.max_attempts:
+        if not err.transient or attempt >= self.retry.max_attempts:
             return None
-        # Full jitter: spreads the retries of concurrent invocations that failed together.
-        ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
-        delay = self._jitter(0.0, ceiling)
-        if deadline is not None and self._clock() + delay + policy.min_attempt_time > deadline:
+        delay = self._jitter(0.0, self.retry.backoff_ceiling(attempt))
+        if deadline is not None and self._clock() + delay + self.retry.min_attempt_time > deadline:
             return None
         return delay
 

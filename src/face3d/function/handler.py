@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from face3d.client.http import Credentials, FaceppClient, RetryPolicy
+from face3d.client.http import Credentials, FaceppClient
+from face3d.client.retries import RetryPolicy
 from face3d.function import aws
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.events import REDRIVE_MARKER

@@ -17,7 +17,8 @@ import pytest
 import requests
 import responses
 
-from face3d.client.http import Credentials, FaceppClient, ImageInput, RetryPolicy
+from face3d.client.http import Credentials, FaceppClient, ImageInput
+from face3d.client.retries import RetryPolicy
 from face3d.contract import DEFAULT_ENDPOINT, View
 from face3d.errors import (
     BAD_RESPONSE,
