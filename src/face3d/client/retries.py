@@ -34,7 +34,7 @@ class RetryPolicy:
         The wait itself is drawn between 0 and this (full jitter), which spreads the retries of
         concurrent invocations that failed together.
         """
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
 
 
 DEFAULT_RETRY = RetryPolicy()
