@@ -42,7 +42,8 @@ def test_demo_runs_every_sample_subject_to_its_outcome(
         assert (folder / "inputs" / view_file).exists()
         mesh = trimesh.load(folder / "face.obj", force="mesh")
         assert len(mesh.faces) > 800
-        assert mesh.visual.material.image.size == (1024, 1024)
+        width, height = mesh.visual.material.image.size
+        assert width == height in (512, 1024, 2048)  # chosen from the face's size
         assert Image.open(folder / "preview.png").format == "PNG"
     grace = json.loads((out / "grace-hopper" / "result.json").read_text())
     assert grace["metadata"] == {"source": "matplotlib sample data"}

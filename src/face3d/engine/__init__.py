@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 from face3d.engine.result import EngineError, EngineResult
 
 if TYPE_CHECKING:
-    from face3d.engine.engine import Reconstructor
+    from face3d.engine.engine import Reconstructor, Trace
 
 __all__ = ["Engine", "EngineError", "EngineResult"]
 
 
 class Engine:
-    """Loads MediaPipe Face Mesh and its face detector once.
+    """Loads MediaPipe Face Mesh, the face detectors and the selfie segmentation once.
 
     Not thread-safe: callers serialise `reconstruct`.
     """
@@ -45,6 +45,14 @@ class Engine:
         if self._impl is None:
             raise RuntimeError("the engine is closed")
         return self._impl.reconstruct(images, texture=texture, mtl=mtl)
+
+    def reconstruct_traced(
+        self, images: Mapping[int, bytes], *, texture: bool, mtl: bool
+    ) -> tuple[EngineResult, Trace]:
+        """`reconstruct`, and what it found on the way (orientation, checks, texture sources)."""
+        if self._impl is None:
+            raise RuntimeError("the engine is closed")
+        return self._impl.traced(images, texture=texture, mtl=mtl)
 
     def close(self) -> None:
         if self._impl is not None:

@@ -52,12 +52,17 @@ MIN_SIZE_RATIO: Final = 1 / 3
 
 @dataclass(frozen=True)
 class FaceBox:
-    """A face's box in pixels (integer coordinates at pixel centres, as the landmarks)."""
+    """A face's box in pixels (integer coordinates at pixel centres, as the landmarks).
+
+    A detector's box also has its keypoints, (6, 2) pixels: the subject's right eye, left eye,
+    nose tip, mouth centre, right ear tragion, left ear tragion (BlazeFace's order).
+    """
 
     left: float
     top: float
     width: float
     height: float
+    keypoints: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def around(cls, points: npt.NDArray[np.float64]) -> FaceBox:
@@ -99,11 +104,11 @@ def count_faces(meshed: Sequence[FaceBox], detected: Sequence[FaceBox]) -> int:
 class FullRangeFaceDetector:
     """MediaPipe's full-range face detector, loaded once. Not thread-safe (MediaPipe's graph)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_selection: int = 1) -> None:
         from mediapipe.python.solutions import face_detection  # heavy: loads the graph
 
         self._graph: Any = face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=MIN_SCORE
+            model_selection=model_selection, min_detection_confidence=MIN_SCORE
         )
 
     def detect(self, rgb: npt.NDArray[np.uint8]) -> list[FaceBox]:
@@ -115,12 +120,17 @@ class FullRangeFaceDetector:
                 continue
             box = detection.location_data.relative_bounding_box
             # Normalised coordinates span the image edge to edge: pixel centres are 0.5 in.
+            keypoints = tuple(
+                (point.x * width - 0.5, point.y * height - 0.5)
+                for point in detection.location_data.relative_keypoints
+            )
             boxes.append(
                 FaceBox(
                     box.xmin * width - 0.5,
                     box.ymin * height - 0.5,
                     box.width * width,
                     box.height * height,
+                    keypoints,
                 )
             )
         return boxes

@@ -38,3 +38,17 @@ SYMMETRIC_PAIRS: Final = (
     (LEFT_CHEEK, RIGHT_CHEEK),
     (LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE),
 )
+
+RIGHT_MOUTH_INNER_CORNER: Final = 78  # where the inner lip lines meet, on the mouth opening
+LEFT_MOUTH_INNER_CORNER: Final = 308
+# The lips' outer and inner contours (the wheel's FACEMESH_LIPS), for the texture layout.
+LIPS: Final = (
+    0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181,
+    185, 191, 267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405,
+    409, 415,
+)  # fmt: skip
+# The eyebrows (the wheel's FACEMESH_RIGHT_EYEBROW, FACEMESH_LEFT_EYEBROW): not skin.
+RIGHT_EYEBROW: Final = (46, 52, 53, 55, 63, 65, 66, 70, 105, 107)
+LEFT_EYEBROW: Final = (276, 282, 283, 285, 293, 295, 296, 300, 334, 336)
+NOSE_TIP: Final = 4
+LOWER_INNER_LIP: Final = 14

@@ -7,6 +7,7 @@ the full-range face detector the wheel also ships: see `face3d.engine.faces` for
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,12 @@ from face3d.engine.faces import FaceBox, FullRangeFaceDetector, count_faces
 from face3d.engine.result import EngineError
 from face3d.errors import MULTIPLE_FACE_FOUND, NO_FACE_FOUND
 from face3d.geometry import FloatArray
+
+
+@dataclass(frozen=True)
+class Detection:
+    landmarks: FloatArray  # (478, 3) pixels, depth scaled like x
+    boxes: tuple[FaceBox, ...]  # the full-range detector's faces in the same image
 
 
 class FaceMeshDetector:
@@ -39,8 +46,9 @@ class FaceMeshDetector:
             self._mesh.close()
             raise
 
-    def detect(self, rgb: npt.NDArray[np.uint8], slot: int) -> FloatArray:
-        """The face's 478 landmarks in the camera frame (pixels, depth scaled like x).
+    def detect(self, rgb: npt.NDArray[np.uint8], slot: int) -> Detection:
+        """The face's 478 landmarks in the camera frame (pixels, depth scaled like x), and the
+        full-range detector's boxes.
 
         Integer coordinates are pixel centres (OpenCV's convention, as in `face3d.viewer`): the
         image spans [-0.5, width - 0.5]. MediaPipe's normalised coordinates span the image from
@@ -54,11 +62,12 @@ class FaceMeshDetector:
         # Largest first; a stable sort keeps MediaPipe's order between equal sizes.
         order = sorted(range(len(faces)), key=lambda index: -boxes[index].size)
         meshed = [boxes[index] for index in order]
-        if count_faces(meshed, self._faces.detect(rgb)) > 1:
+        detected = self._faces.detect(rgb)
+        if count_faces(meshed, detected) > 1:
             raise EngineError(MULTIPLE_FACE_FOUND, slot, "more than one face in the image")
         if not faces:
             raise EngineError(NO_FACE_FOUND, slot, "no face found in the image")
-        return faces[order[0]]
+        return Detection(faces[order[0]], tuple(detected))
 
     def close(self) -> None:
         try:

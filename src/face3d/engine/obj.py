@@ -1,8 +1,10 @@
 """Wavefront OBJ and MTL text, byte-for-byte reproducible.
 
 Fixed decimals (0.1 micrometre for positions) and no negative zeros, so that the same mesh always
-gives the same bytes. Faces are `f v/vt` with one texture coordinate per vertex (the layout has
-no seams), 1-based.
+gives the same bytes. Each vertex has one texture coordinate and one unit normal (`vn`, the
+area-weighted mean of its triangles' normals), and the whole surface is one smoothing group
+(`s 1`): Blender, assimp and other viewers shade it smooth rather than faceted. Faces are
+`f v/vt/vn`, 1-based, with the same index three times (the layout has no seams).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from face3d.contract import MTL_NAME, TEXTURE_NAME
+from face3d.geometry import vertex_normals
 
 MATERIAL_NAME: Final = "face"
 
@@ -26,17 +29,21 @@ def write_obj(
 ) -> bytes:
     if len(vertices) != len(uv):
         raise ValueError(f"{len(vertices)} vertices but {len(uv)} texture coordinates")
+    normals = vertex_normals(vertices, triangles)
     lines = [
         "# face3d offline engine: millimetres; x the subject's left, y up, z out of the face",
         f"# {len(vertices)} vertices, {len(triangles)} triangles",
     ]
     if with_material:
         lines.append(f"mtllib {MTL_NAME}")
-    lines += [f"v {_num(x, 4)} {_num(y, 4)} {_num(z, 4)}" for x, y, z in vertices.tolist()]
-    lines += [f"vt {_num(u, 6)} {_num(v, 6)}" for u, v in uv.tolist()]
+    lines.append(_rows("v", vertices, 4))
+    lines.append(_rows("vt", uv, 6))
+    lines.append(_rows("vn", normals, 6))
     if with_material:
         lines.append(f"usemtl {MATERIAL_NAME}")
-    lines += [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in (triangles + 1).tolist()]
+    lines.append("s 1")
+    corners = (triangles + 1).tolist()
+    lines.append("\n".join(f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}" for a, b, c in corners))
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
@@ -58,6 +65,8 @@ def write_mtl(*, with_texture: bool) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _num(value: float, decimals: int) -> str:
-    text = f"{value:.{decimals}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+def _rows(keyword: str, values: npt.NDArray[np.float64], decimals: int) -> str:
+    # Rounded first, then + 0.0: a value that rounds to zero prints as 0.000, never -0.000.
+    rounded = np.round(values, decimals) + 0.0
+    template = f"{keyword}" + f" %.{decimals}f" * values.shape[1]
+    return "\n".join(template % tuple(row) for row in rounded.tolist())

@@ -1,22 +1,28 @@
-"""Baking the photos into the fixed texture layout (`tex.jpg`).
+"""Baking the photos into the fixed texture layout (`tex.jpg`): the face only.
 
-Under an orthographic camera, the map from a triangle's texture coordinates to its pixels in a
-photo is affine, so the texture is a piecewise-affine warp of each photo. Because the layout never
-changes, which triangle covers each texel and the texel's barycentric coordinates in it are
-computed once per process; a view's warp is then one barycentric sum per texel (the vertices'
-pixels) and one `cv2.remap`, which is exactly the per-triangle affine warp, without per-triangle
-masks.
+Per view, a texel counts as seen when the photo shows it: inside the image, on the side of the
+surface facing that camera (fading in from grazing angles), not hidden behind another part of the
+face (a depth test against the mesh drawn in that view), and on the person, not the background
+(MediaPipe's selfie segmentation, `segmentation.py`). Views are blended with weights that fall
+steeply with how much less squarely a view sees a spot than the best view, so the best-facing
+view wins it and others mix in only along seams; side views' colours are scaled to match the
+front view where both see the face.
 
-Per view, a texel counts only if the photo shows it: inside the image, on the side of the surface
-facing that camera, and not hidden behind another part of the face (a depth test against the
-mesh rasterised in that view, painter's order, nearest triangle last). Views are blended with
-weights that fall steeply with how much less squarely a view sees a spot than the best view,
-so the best-facing view wins it and others only mix in along the seams; the weights
-are blurred a little within each view's visible area so that seams fade over a few texels instead
-of cutting, and side views' colours are scaled to match the front view where they overlap, so
-that exposure differences do not show as seams. Texels no view sees (under the chin, behind the
-cheeks of a single frontal photo, outside the layout's disk) are filled from their neighbours by a
-push-pull pyramid: no black holes anywhere a viewer may sample.
+What no photo shows (the hidden cheek of a turned face, the sides of a frontal one) is filled
+from its mirror image: the layout is exactly left-right symmetric (`uv.py`), so the texture
+flipped left to right holds, at each texel, the colour of the mirrored spot of the face. The
+mirror's exposure is matched to the seen side where both are seen (a shadowed cheek must not
+come back bright), and only texels away from the face's rim are mirrored (ears, hair and glasses
+frames sit at the rim). What neither side shows gets a neutral skin colour, the median of the
+seen skin. All three are blended by confidences that are feathered inwards only, so seams fade
+over a few texels and nothing unseen leaks in. No pixel at the face's border is ever spread over
+the texture: a colour either comes from where the mesh lies on a photo, or from its mirror image,
+or is the skin colour.
+
+Speed: geometry (where each texel lies in each photo, whether it is seen, the weights) is worked
+out on a coarse `MAP_SIZE` grid of the layout and interpolated up: all of it is smooth over the
+texture (the texel-to-pixel map is continuous and piecewise affine). Only the photo lookups
+(`cv2.remap`) and the final blend run at the texture's own size.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Final
 
 import cv2
@@ -33,27 +38,37 @@ import numpy.typing as npt
 from PIL import Image
 
 from face3d.engine.pose import ViewPose
+from face3d.engine.raster import UVRaster, barycentric_of, layout_raster, rasterise_ids
+from face3d.engine.reference_face import reference_mesh
+from face3d.engine.segmentation import PersonMask
+from face3d.engine.surface import fine_mesh
 from face3d.engine.topology import face_topology
-from face3d.engine.uv import face_uv
 from face3d.geometry import FloatArray, ImageArray, IntArray, vertex_normals
 
-TEXTURE_SIZE: Final = 1024
+F32 = npt.NDArray[np.float32]
+
+TEXTURE_SIZES: Final = (512, 1024, 2048)
+MAP_SIZE: Final = 256
 JPEG_QUALITY: Final = 90
 # Views are weighted by exp((facing - best facing) / SHARPNESS): a view that faces a spot less
-# squarely than the best by 0.1 (about 25 degrees off at the front) weighs under 10%, so views mix
-# only along a narrow seam, where they agree best, and misaligned views cannot ghost.
+# squarely than the best by 0.1 (about 25 degrees off at the front) weighs under 10%.
 SHARPNESS: Final = 0.04
-# Grazing surface smears a pixel over many texels: below MIN_FACING a view does not count, and
-# up to FULL_FACING the best view's colour fades into the fill from neighbouring texels.
-MIN_FACING: Final = 0.1
-FULL_FACING: Final = 0.4
-FEATHER_SIGMA: Final = 3.0  # texels
+# Grazing surface smears a pixel over many texels: up to FULL_FACING a view's confidence rises
+# from 0 to 1, and where it is low the mirror image is preferred to it (but not the skin fill).
+MIN_FACING: Final = 0.0
+FULL_FACING: Final = 0.35
+# The person mask's confidence maps to ours between these two (MediaPipe's own threshold: 0.5).
+MASK_RANGE: Final = (0.35, 0.75)
+FEATHER_SIGMA: Final = 1.5  # coarse texels
 # A texel this far (mm) behind the nearest surface in a view is hidden in it; less is noise.
 OCCLUSION_TOLERANCE_MM: Final = 2.5
-# Side views' colour gains are bounded: a larger correction means the overlap is wrong.
-MAX_GAIN: Final = 1.5
-MIN_OVERLAP_TEXELS: Final = 500
-_SUBPIXEL_BITS: Final = 8  # cv2 fill functions take fixed-point coordinates
+OCCLUSION_PIXELS: Final = 200  # the depth test's picture: the face this many pixels across
+MAX_GAIN: Final = 1.5  # exposure corrections are bounded: a larger one means a wrong overlap
+MIN_OVERLAP_TEXELS: Final = 200  # coarse texels
+# Texels per millimetre of the face: the texture holds about the photo's own detail.
+TEXELS_PER_PIXEL: Final = 1.0
+# Inside the mouth, where no photo looks, the fill is dark like a mouth's shadow, not skin.
+MOUTH_COLOUR: Final = np.array([70.0, 35.0, 35.0], np.float32)
 
 
 @dataclass(frozen=True)
@@ -61,243 +76,248 @@ class ViewImage:
     rgb: ImageArray  # (height, width, 3)
     pose: ViewPose
     is_front: bool
+    person: PersonMask | None = None
 
 
 @dataclass(frozen=True)
-class UVRaster:
-    """Which triangle each covered texel lies in, and where in it."""
+class Source:
+    """Where a share of each texel's colour came from: pixel (x, y) of view `view`."""
 
+    view: int
+    x: F32  # (size, size) photo pixels
+    y: F32
+    weight: F32  # (size, size) share of the texel's colour, 0..1
+
+
+@dataclass(frozen=True)
+class Bake:
+    jpeg: bytes
     size: int
-    texels: IntArray  # (M,) flat indices row * size + col
-    triangle: IntArray  # (M,)
-    barycentric: FloatArray  # (M, 3)
+    inside: npt.NDArray[np.bool_]  # (size, size) texels the mesh covers
+    sources: list[Source]  # direct and mirrored samples; the rest is the skin colour
 
 
-def bake_texture(
-    views: Sequence[ViewImage], vertices: FloatArray, size: int = TEXTURE_SIZE
-) -> bytes:
-    """`tex.jpg` for the face mesh (`face_topology()`, `face_uv()`) with these vertices."""
-    triangles = face_topology().triangles
-    raster = face_uv_raster(size)
+def texture_size(poses: Sequence[ViewPose]) -> int:
+    """The texture's side for faces seen at these scales (pixels per millimetre): the smallest
+    of TEXTURE_SIZES that holds the best view's detail, or the largest."""
+    area_mm2 = float(_areas(reference_mesh(), face_topology().triangles).sum())
+    layout_share = float(layout_raster(MAP_SIZE).inside.mean())
+    scale = max(pose.to_camera.scale for pose in poses)
+    wanted = TEXELS_PER_PIXEL * scale * np.sqrt(area_mm2 / layout_share)
+    return next((size for size in TEXTURE_SIZES if size >= 0.8 * wanted), TEXTURE_SIZES[-1])
+
+
+def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) -> Bake:
+    """`tex.jpg` for the fine mesh (`surface.fine_mesh()`) with these vertices."""
+    coarse = layout_raster(MAP_SIZE)
+    full = layout_raster(size)
+    triangles = fine_mesh().triangles
     normals = vertex_normals(vertices, triangles)
-    colours: list[npt.NDArray[np.float32]] = []
-    facings: list[npt.NDArray[np.float32]] = []
-    for view in views:
-        colour, facing = sample_view(view, vertices, normals, triangles, raster)
-        colours.append(colour)
-        facings.append(facing)
-    best_facing = np.max(facings, axis=0)
-    weights = [_feathered(_sharpened(facing, best_facing)) for facing in facings]
-    _match_exposure(colours, weights, [view.is_front for view in views])
-    total = np.sum(weights, axis=0)
-    seen = total > 1e-6
-    blended = np.zeros((size, size, 3), np.float32)
-    for colour, weight in zip(colours, weights, strict=True):
-        blended += colour * weight[:, :, None]
-    blended[seen] /= total[seen][:, None]
-    confidence = np.clip((best_facing - MIN_FACING) / (FULL_FACING - MIN_FACING), 0.0, 1.0)
-    filled = push_pull_fill(blended, np.where(seen, confidence, 0.0).astype(np.float32))
-    return _jpeg(np.clip(np.rint(filled), 0, 255).astype(np.uint8))
+    maps = [_view_map(view, vertices, normals, triangles, coarse) for view in views]
+    facings = np.stack([m.facing for m in maps])
+    seen = np.stack([m.confidence for m in maps])
+    best = facings.max(axis=0)
+    # A tiny floor keeps every texel's shares summing to one (for the grazing fallback below).
+    blend = (seen + 1e-6) * np.exp((facings - best) / SHARPNESS)
+    total = blend.sum(axis=0)
+    shares = np.divide(blend, total, out=np.zeros_like(blend), where=total > 0)
+    confidence = _feathered_inwards(seen.max(axis=0), coarse.inside)
+    # Grazing views are kept over the skin fill inside the face (under the nose), not at its
+    # rim, where they would smear the silhouette's pixels.
+    visible = _feathered_inwards(
+        cv2.GaussianBlur((seen.max(axis=0) > 0).astype(np.float32), (0, 0), FEATHER_SIGMA),
+        coarse.trusted,
+    )
+
+    coarse_colours = [_remap(view.rgb, m.x, m.y) for view, m in zip(views, maps, strict=True)]
+    gains = _exposure_gains(coarse_colours, seen, [view.is_front for view in views])
+    own_coarse = sum(
+        (c * g * s[:, :, None] for c, g, s in zip(coarse_colours, gains, shares, strict=True)),
+        np.zeros((MAP_SIZE, MAP_SIZE, 3), np.float32),
+    )
+    mirror_confidence = _feathered_inwards((confidence * coarse.trusted)[:, ::-1], coarse.inside)
+    skin = _skin_colour(own_coarse, confidence, coarse)
+    fill = np.where(
+        _upsample(coarse.mouth.astype(np.float32), size)[:, :, None] > 0.5, MOUTH_COLOUR, skin
+    )
+    mirror_gain = _mirror_gain(own_coarse, confidence, mirror_confidence)
+
+    up = [(_upsample(m.x, size), _upsample(m.y, size)) for m in maps]
+    shares_full = [_upsample(s, size) for s in shares]
+    own = np.zeros((size, size, 3), np.float32)
+    for view, (x, y), share, gain in zip(views, up, shares_full, gains, strict=True):
+        if share.max() > 0:
+            own += _remap(view.rgb, x, y) * (gain * share[:, :, None])
+    c_own = _upsample(confidence, size)[:, :, None]
+    c_mirror = _upsample(mirror_confidence, size)[:, :, None]
+    c_visible = _upsample(visible, size)[:, :, None]
+    mirrored = own[:, ::-1] * mirror_gain
+    last_resort = c_visible * own + (1 - c_visible) * fill
+    colour = c_own * own + (1 - c_own) * (c_mirror * mirrored + (1 - c_mirror) * last_resort)
+    colour = _padded(colour, full.inside)
+    sources = []
+    for k, ((x, y), share) in enumerate(zip(up, shares_full, strict=True)):
+        direct = share * (c_own + (1 - c_own) * (1 - c_mirror) * c_visible)[:, :, 0]
+        sources.append(Source(k, x, y, direct.astype(np.float32)))
+        mirror_weight = share[:, ::-1] * ((1 - c_own[:, :, 0]) * c_mirror[:, :, 0])
+        sources.append(Source(k, x[:, ::-1], y[:, ::-1], mirror_weight.astype(np.float32)))
+    jpeg = _jpeg(np.clip(np.rint(colour), 0, 255).astype(np.uint8))
+    return Bake(jpeg, size, full.inside, sources)
 
 
-@cache
-def face_uv_raster(size: int = TEXTURE_SIZE) -> UVRaster:
-    """The raster of the fixed layout (`face_uv()`), made once per process and size."""
-    return uv_raster(face_uv(), face_topology().triangles, size)
+@dataclass(frozen=True)
+class _ViewMap:
+    x: F32  # (MAP_SIZE, MAP_SIZE) photo pixel of each coarse texel; outside: nearest inside
+    y: F32
+    facing: F32  # cosine of the surface normal with the view direction where seen, else 0
+    confidence: F32  # 0..1: seen squarely enough, on the person, not hidden
 
 
-def uv_raster(uv: FloatArray, triangles: IntArray, size: int) -> UVRaster:
-    # Texel (col, row) has its centre at u = (col + 0.5) / size, v = 1 - (row + 0.5) / size.
-    points = np.stack([uv[:, 0] * size - 0.5, (1.0 - uv[:, 1]) * size - 0.5], axis=1)
-    ids = _rasterise_ids(points, triangles, np.arange(len(triangles)), (size, size))
-    texels = np.flatnonzero(ids >= 0)
-    triangle = ids.ravel()[texels].astype(np.int64)
-    cols = (texels % size).astype(np.float64)
-    rows = (texels // size).astype(np.float64)
-    barycentric = _barycentric(points, triangles, triangle, np.stack([cols, rows], axis=1))
-    return UVRaster(size, texels, triangle, barycentric)
-
-
-def sample_view(
+def _view_map(
     view: ViewImage,
     vertices: FloatArray,
     normals: FloatArray,
     triangles: IntArray,
     raster: UVRaster,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """One photo warped into the layout, and per texel how squarely the photo sees the surface
-    there (the cosine of its normal with the view direction; 0 where the photo does not show
-    it: outside the image, turned away, or hidden behind another part of the face)."""
-    size = raster.size
+) -> _ViewMap:
     height, width = view.rgb.shape[:2]
     projected = view.pose.project(vertices)  # (x, y, depth) in the photo's pixels
-    corners = triangles[raster.triangle]  # (M, 3) vertex ids
-    where = np.einsum("mk,mkd->md", raster.barycentric, projected[corners])
+    corners = triangles[raster.triangle]
+    bary = raster.barycentric.astype(np.float64)
+    where = np.einsum("mk,mkd->md", bary, projected[corners])
     # The camera looks along +z of its frame: a surface faces it when its normal's z is < 0.
     facing_vertex = -(normals @ view.pose.to_camera.rotation.T)[:, 2]
-    facing = np.einsum("mk,mk->m", raster.barycentric, facing_vertex[corners])
-    # Integer coordinates are pixel centres: the photo spans [-0.5, size - 0.5].
-    inside = (where[:, 0] >= -0.5) & (where[:, 0] < width - 0.5) & (where[:, 1] >= -0.5)
-    inside &= where[:, 1] < height - 0.5
-    visible = inside & (facing > MIN_FACING)
-    visible &= _unoccluded(projected, triangles, raster.triangle, where, (height, width), view)
-
-    seen_facing = np.zeros(size * size, np.float32)
-    seen_facing[raster.texels] = np.where(visible, np.clip(facing, 0.0, 1.0), 0.0)
-    map_x = np.full(size * size, -1.0, np.float32)
-    map_y = np.full(size * size, -1.0, np.float32)
-    map_x[raster.texels] = where[:, 0]
-    map_y[raster.texels] = where[:, 1]
-    colour = cv2.remap(
-        view.rgb,
-        map_x.reshape(size, size),
-        map_y.reshape(size, size),
-        interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    return colour.astype(np.float32), seen_facing.reshape(size, size)
+    facing = np.einsum("mk,mk->m", bary, facing_vertex[corners])
+    inside = (where[:, 0] >= -0.5) & (where[:, 0] <= width - 1.5) & (where[:, 1] >= -0.5)
+    inside &= where[:, 1] <= height - 1.5
+    confidence = np.clip((facing - MIN_FACING) / (FULL_FACING - MIN_FACING), 0.0, 1.0)
+    confidence *= inside & _unoccluded(projected, where, raster, view)
+    if view.person is not None:
+        on_person = view.person.at(where[:, 0], where[:, 1])
+        low, high = MASK_RANGE
+        confidence *= np.clip((on_person - low) / (high - low), 0.0, 1.0)
+    planes = [where[:, 0], where[:, 1], np.where(confidence > 0, facing, 0.0), confidence]
+    grids = [_nearest_filled(values, raster) for values in planes[:2]]
+    grids += [_scatter(values, raster) for values in planes[2:]]
+    x, y, seen_facing, seen = grids
+    return _ViewMap(x, y, seen_facing, seen)
 
 
 def _unoccluded(
-    projected: FloatArray,
-    triangles: IntArray,
-    own_triangle: IntArray,
-    where: FloatArray,
-    shape: tuple[int, int],
-    view: ViewImage,
+    projected: FloatArray, where: FloatArray, raster: UVRaster, view: ViewImage
 ) -> npt.NDArray[np.bool_]:
-    """Whether each texel is the surface nearest the camera along its pixel's ray."""
-    height, width = shape
-    low = np.maximum(np.floor(projected[:, :2].min(axis=0)).astype(np.int64) - 2, 0)
-    high = np.minimum(
-        np.ceil(projected[:, :2].max(axis=0)).astype(np.int64) + 2, np.array([width, height])
-    )
-    if np.any(high <= low):
-        return np.zeros(len(where), dtype=bool)
-    roi = (int(high[1] - low[1]), int(high[0] - low[0]))
-    points = projected[:, :2] - low
-    far_first = np.argsort(-projected[triangles].mean(axis=1)[:, 2], kind="stable")
-    nearest = _rasterise_ids(points, triangles, far_first, roi)
-
-    cols = np.clip(np.rint(where[:, 0]).astype(np.int64) - low[0], 0, roi[1] - 1)
-    rows = np.clip(np.rint(where[:, 1]).astype(np.int64) - low[1], 0, roi[0] - 1)
+    """Whether each texel is the surface nearest the camera along its pixel's ray, judged on
+    the closed mesh drawn with the face OCCLUSION_PIXELS across."""
+    topology = face_topology()
+    base = projected[: topology.vertex_count]
+    triangles = topology.triangles
+    low = base[:, :2].min(axis=0) - 2
+    extent = float(max(base[:, :2].max(axis=0) - low)) + 2
+    step = max(extent / OCCLUSION_PIXELS, 1e-6)
+    points = (base[:, :2] - low) / step
+    shape = (int(np.ceil(extent / step)) + 1,) * 2
+    far_first = np.argsort(-base[triangles].mean(axis=1)[:, 2], kind="stable")
+    nearest = rasterise_ids(points, triangles, far_first, shape)
+    at = (where[:, :2] - low) / step
+    cols = np.clip(np.rint(at[:, 0]).astype(np.int64), 0, shape[1] - 1)
+    rows = np.clip(np.rint(at[:, 1]).astype(np.int64), 0, shape[0] - 1)
     front = nearest[rows, cols].astype(np.int64)
-    plane = _depth_planes(projected, triangles)
     drawn = front >= 0
     front_depth = np.full(len(where), np.inf)
-    f = front[drawn]
-    front_depth[drawn] = plane[f, 0] * where[drawn, 0] + plane[f, 1] * where[drawn, 1] + plane[f, 2]
+    bary = barycentric_of(points, triangles, front[drawn], at[drawn])
+    front_depth[drawn] = np.einsum("mk,mk->m", bary, base[triangles[front[drawn]], 2])
     tolerance = OCCLUSION_TOLERANCE_MM * view.pose.to_camera.scale
-    return np.asarray((front == own_triangle) | (where[:, 2] <= front_depth + tolerance))
+    return np.asarray(where[:, 2] <= front_depth + tolerance)
 
 
-def _rasterise_ids(
-    points: FloatArray, triangles: IntArray, order: IntArray, shape: tuple[int, int]
-) -> npt.NDArray[np.int32]:
-    """Triangle ids drawn in `order` (later ones on top); -1 where none is."""
-    ids = np.full(shape, -1, dtype=np.int32)
-    fixed = np.rint(points * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    for t in order.tolist():
-        cv2.fillConvexPoly(ids, fixed[triangles[t]], (t,), cv2.LINE_8, _SUBPIXEL_BITS)
-    return ids
+def _scatter(values: FloatArray, raster: UVRaster) -> F32:
+    grid = np.zeros(raster.size * raster.size, np.float32)
+    grid[raster.texels] = values
+    return grid.reshape(raster.size, raster.size)
 
 
-def _depth_planes(projected: FloatArray, triangles: IntArray) -> FloatArray:
-    """Per triangle (a, b, c) with depth = a * x + b * y + c over its projection."""
-    p0, p1, p2 = (projected[triangles[:, k]] for k in range(3))
-    e1, e2 = p1 - p0, p2 - p0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    flat = np.abs(det) < 1e-9  # seen edge-on: no plane; its mean depth will do
-    safe = np.where(flat, 1.0, det)
-    a = (e1[:, 2] * e2[:, 1] - e2[:, 2] * e1[:, 1]) / safe
-    b = (e2[:, 2] * e1[:, 0] - e1[:, 2] * e2[:, 0]) / safe
-    a[flat] = 0.0
-    b[flat] = 0.0
-    c = p0[:, 2] - a * p0[:, 0] - b * p0[:, 1]
-    c[flat] = (p0[flat, 2] + p1[flat, 2] + p2[flat, 2]) / 3
-    return np.stack([a, b, c], axis=1)
+def _nearest_filled(values: FloatArray, raster: UVRaster) -> F32:
+    """Values on the layout, and outside it each texel's nearest inside texel's (so that
+    interpolating up does not pull the rim towards zero)."""
+    grid = _scatter(values, raster)
+    outside = (~raster.inside).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(
+        outside, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    inside_positions = np.flatnonzero((outside == 0).ravel())
+    # Labels number the zero pixels in raster order, from 1.
+    lookup = grid.ravel()[inside_positions]
+    return np.asarray(lookup[labels.ravel() - 1].reshape(grid.shape), dtype=np.float32)
 
 
-def _barycentric(
-    points: FloatArray, triangles: IntArray, triangle: IntArray, at: FloatArray
-) -> FloatArray:
-    p0, p1, p2 = (points[triangles[triangle, k]] for k in range(3))
-    e1, e2, d = p1 - p0, p2 - p0, at - p0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    beta = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
-    gamma = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
-    return np.stack([1.0 - beta - gamma, beta, gamma], axis=1)
+def _feathered_inwards(confidence: F32, inside: npt.NDArray[np.bool_]) -> F32:
+    blurred = cv2.GaussianBlur(confidence, (0, 0), FEATHER_SIGMA)
+    return np.asarray(np.minimum(confidence, blurred) * inside, dtype=np.float32)
 
 
-def _sharpened(
-    facing: npt.NDArray[np.float32], best_facing: npt.NDArray[np.float32]
-) -> npt.NDArray[np.float32]:
-    weight = np.exp((facing - best_facing) / SHARPNESS)
-    return np.asarray(np.where(facing > 0, weight, 0.0), dtype=np.float32)
+def _upsample(grid: F32, size: int) -> F32:
+    if grid.shape[0] == size:
+        return grid
+    return np.asarray(cv2.resize(grid, (size, size), interpolation=cv2.INTER_LINEAR))
 
 
-def _feathered(weight: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    # Blurred, then cut back to where the view sees: seams soften, nothing hidden leaks in.
-    blurred = cv2.GaussianBlur(weight, (0, 0), FEATHER_SIGMA)
-    return np.asarray(np.where(weight > 0, blurred, 0.0), dtype=np.float32)
+def _remap(rgb: ImageArray, x: F32, y: F32) -> F32:
+    colour = cv2.remap(rgb, x, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(colour, dtype=np.float32)
 
 
-def _match_exposure(
-    colours: list[npt.NDArray[np.float32]],
-    weights: list[npt.NDArray[np.float32]],
-    is_front: list[bool],
-) -> None:
+def _exposure_gains(colours: list[F32], seen: F32, is_front: list[bool]) -> list[F32]:
+    """Per view, per channel: the gain that matches its colours to the front view's where both
+    see the face well."""
+    ones = np.ones(3, np.float32)
+    gains = [ones for _ in colours]
     if True not in is_front:
-        return
+        return gains
     front = is_front.index(True)
     for k in range(len(colours)):
-        if k == front:
+        both = (seen[front] > 0.5) & (seen[k] > 0.5)
+        if k == front or np.count_nonzero(both) < MIN_OVERLAP_TEXELS:
             continue
-        both = (weights[front] > 0) & (weights[k] > 0)
-        if np.count_nonzero(both) < MIN_OVERLAP_TEXELS:
-            continue
-        reference = colours[front][both].mean(axis=0)
-        own = colours[k][both].mean(axis=0)
-        gain = np.clip(reference / np.maximum(own, 1.0), 1 / MAX_GAIN, MAX_GAIN)
-        colours[k] *= gain.astype(np.float32)
+        ratio = colours[front][both].mean(axis=0) / np.maximum(colours[k][both].mean(axis=0), 1)
+        gains[k] = np.clip(ratio, 1 / MAX_GAIN, MAX_GAIN).astype(np.float32)
+    return gains
 
 
-def push_pull_fill(
-    image: npt.NDArray[np.float32], confidence: npt.NDArray[np.float32]
-) -> npt.NDArray[np.float32]:
-    """`image` where `confidence` is 1, filled smoothly from there where it is 0 (push-pull,
-    Gortler et al. 1996); in between, a mix of both."""
-    weight = np.clip(confidence, 0.0, 1.0).astype(np.float32)
-    colour = np.where(weight[:, :, None] > 0, image, 0.0).astype(np.float32)
-    if not weight.any():
-        return colour
-    levels: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = []
-    while True:
-        levels.append((colour, weight))
-        height, width = weight.shape
-        if height == 1 and width == 1:
-            break
-        size = (max(1, width // 2), max(1, height // 2))
-        mean_weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-        mean_colour = cv2.resize(colour * weight[:, :, None], size, interpolation=cv2.INTER_AREA)
-        mean_colour = mean_colour.reshape(size[1], size[0], 3)
-        colour = np.where(
-            mean_weight[:, :, None] > 0,
-            mean_colour / np.maximum(mean_weight, 1e-12)[:, :, None],
-            0.0,
-        ).astype(np.float32)
-        # A coarse pixel is as sure as its four shares together, at most fully sure: one known
-        # pixel below is enough to stop the coarser levels from overriding it.
-        weight = np.minimum(mean_weight * 4.0, 1.0).astype(np.float32)
-    filled = levels[-1][0]
-    for colour, weight in reversed(levels[:-1]):
-        height, width = weight.shape
-        coarse = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-        coarse = coarse.reshape(height, width, 3)
-        filled = (colour * weight[:, :, None] + coarse * (1.0 - weight[:, :, None])).astype(
-            np.float32
-        )
-    return filled
+def _mirror_gain(own: F32, confidence: F32, mirror_confidence: F32) -> F32:
+    """Per channel: the seen side's colour over its mirror image's, where both are seen."""
+    both = (confidence > 0.8) & (mirror_confidence > 0.8)
+    if np.count_nonzero(both) < MIN_OVERLAP_TEXELS:
+        return np.ones(3, np.float32)
+    ratio = own[both].mean(axis=0) / np.maximum(own[:, ::-1][both].mean(axis=0), 1)
+    return np.asarray(np.clip(ratio, 1 / MAX_GAIN, MAX_GAIN), dtype=np.float32)
+
+
+def _skin_colour(own: F32, confidence: F32, raster: UVRaster) -> F32:
+    """The median colour of the seen skin (no eyes, brows or lips); mid-grey skin tone when
+    nothing is seen well enough."""
+    sure = raster.skin & (confidence > 0.9)
+    if np.count_nonzero(sure) < MIN_OVERLAP_TEXELS:
+        sure = raster.inside & (confidence > 0.5)
+    if not sure.any():
+        return np.array([170.0, 140.0, 120.0], np.float32)
+    return np.asarray(np.median(own[sure], axis=0), dtype=np.float32)
+
+
+def _padded(colour: F32, inside: npt.NDArray[np.bool_]) -> F32:
+    """Texels outside the layout take their nearest inside texel's colour, so that filtered and
+    mipmapped lookups at the rim stay on the face's colours."""
+    outside = (~inside).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(
+        outside, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    positions = np.flatnonzero(inside.ravel())
+    flat = colour.reshape(-1, 3)
+    return np.asarray(flat[positions][labels.ravel() - 1].reshape(colour.shape))
+
+
+def _areas(vertices: FloatArray, triangles: IntArray) -> FloatArray:
+    a, b, c = (vertices[triangles[:, k]] for k in range(3))
+    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2)
 
 
 def _jpeg(rgb: ImageArray) -> bytes:

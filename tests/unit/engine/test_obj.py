@@ -22,7 +22,7 @@ def test_obj_with_material_names_the_mtl_and_uses_it_before_the_faces() -> None:
 
     assert "mtllib face.mtl" in lines
     first_face = next(k for k, line in enumerate(lines) if line.startswith("f "))
-    assert lines[first_face - 1] == "usemtl face"
+    assert lines[first_face - 2 : first_face] == ["usemtl face", "s 1"]
     assert lines.index("mtllib face.mtl") < lines.index("v 0.0000 0.0000 0.0000")
 
 
@@ -48,8 +48,23 @@ def test_obj_lists_positions_texture_coordinates_and_one_based_faces() -> None:
         "vt 1.000000 1.000000",
         "vt 0.000000 1.000000",
     ]
-    assert [line for line in lines if line.startswith("f ")] == ["f 1/1 2/2 3/3", "f 1/1 3/3 4/4"]
-    assert all(line.startswith(("#", "v ", "vt ", "f ")) for line in lines)
+    assert [line for line in lines if line.startswith("f ")] == [
+        "f 1/1/1 2/2/2 3/3/3",
+        "f 1/1/1 3/3/3 4/4/4",
+    ]
+    assert all(line.startswith(("#", "v ", "vt ", "vn ", "s ", "f ")) for line in lines)
+
+
+def test_obj_has_unit_normals_and_one_smoothing_group_before_the_faces() -> None:
+    """Blender and assimp shade an OBJ flat unless it has normals or a smoothing group."""
+    lines = lines_of(write_obj(VERTICES, UV, TRIANGLES, with_material=True))
+    normals = np.array([line.split()[1:] for line in lines if line.startswith("vn ")], float)
+
+    assert normals.shape == (len(VERTICES), 3)
+    assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+    assert normals[:, 2].min() > 0  # the square faces +z: its normals too
+    assert lines.index("s 1") < min(k for k, line in enumerate(lines) if line.startswith("f "))
+    assert lines.index("usemtl face") < lines.index("s 1")
 
 
 def test_obj_is_the_same_bytes_every_time() -> None:

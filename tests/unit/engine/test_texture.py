@@ -1,4 +1,4 @@
-"""Texture baking on synthetic photos of a real face shape: coverage, occlusion, blending, fill."""
+"""Texture baking on synthetic photos of a real face shape: coverage, masking, mirror fill, size."""
 
 from __future__ import annotations
 
@@ -14,172 +14,142 @@ pytestmark = pytest.mark.engine
 cv2 = pytest.importorskip("cv2", reason="texture baking needs the engine extra (OpenCV)")
 pytest.importorskip("mediapipe", reason="the face mesh comes from the engine extra")
 
-from face3d.engine.fusion import fit_views, mesh_vertices  # noqa: E402
-from face3d.engine.pose import (  # noqa: E402
-    VIEWER_FROM_CAMERA,
-    Similarity,
-    ViewPose,
-)
+from face3d.engine.fusion import fit_views  # noqa: E402
+from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose  # noqa: E402
+from face3d.engine.raster import layout_raster  # noqa: E402
+from face3d.engine.segmentation import CROP_SIZE, PersonMask  # noqa: E402
+from face3d.engine.surface import fine_mesh, surface_vertices  # noqa: E402
 from face3d.engine.texture import (  # noqa: E402
-    TEXTURE_SIZE,
+    TEXTURE_SIZES,
     ViewImage,
     bake_texture,
-    face_uv_raster,
-    push_pull_fill,
-    sample_view,
+    texture_size,
 )
 from face3d.engine.topology import face_topology  # noqa: E402
-from face3d.engine.uv import face_uv  # noqa: E402
-from face3d.geometry import rotation_from_angles, vertex_normals  # noqa: E402
+from face3d.geometry import rotation_from_angles  # noqa: E402
 
 FloatArray = np.ndarray  # type: ignore[type-arg]
 SIZE = 600
-RED, GREEN, BLUE = (200, 60, 60), (60, 200, 60), (60, 60, 200)
+TEXTURE = 512
+RED, BLUE = (200, 60, 60), (60, 60, 200)
 
 
 @pytest.fixture(scope="module")
 def vertices() -> FloatArray:
-    """The astronaut's face mesh in model millimetres."""
+    """The astronaut's fine mesh in model millimetres."""
     from face3d.engine.images import decode_rgb
     from face3d.engine.landmarks import FaceMeshDetector
 
     detector = FaceMeshDetector()
     try:
-        landmarks = detector.detect(decode_rgb(photos.astronaut_jpeg(), 1), 1)
+        landmarks = detector.detect(decode_rgb(photos.astronaut_jpeg(), 1), 1).landmarks
     finally:
         detector.close()
-    shape = fit_views({1: landmarks}, face_topology()).shape
-    return mesh_vertices(shape, face_topology())
+    return surface_vertices(fit_views({1: landmarks}, face_topology()).shape)
 
 
-def pose(yaw: float) -> ViewPose:
+def pose(yaw: float, scale: float = 2.0) -> ViewPose:
     rotation = VIEWER_FROM_CAMERA @ rotation_from_angles(yaw, 0, 0)
-    return ViewPose(Similarity(2.0, rotation, np.array([SIZE / 2, SIZE / 2 - 40, 0.0])))
+    return ViewPose(Similarity(scale, rotation, np.array([SIZE / 2, SIZE / 2 - 40, 0.0])))
 
 
-def solid(colour: tuple[int, int, int]) -> np.ndarray:  # type: ignore[type-arg]
-    return np.full((SIZE, SIZE, 3), colour, dtype=np.uint8)
+def texture_of(jpeg: bytes) -> FloatArray:
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), dtype=np.float64)
 
 
-def test_raster_covers_the_layout_disk_exactly() -> None:
-    raster = face_uv_raster()
-    triangles = face_topology().triangles
-    uv = face_uv()
-
-    disk = np.pi * 0.47**2 * TEXTURE_SIZE**2
-    assert len(raster.texels) == pytest.approx(disk, rel=0.01)
-    assert np.allclose(raster.barycentric.sum(axis=1), 1.0)
-    # Each texel's barycentric coordinates give back its own centre.
-    corners = uv[triangles[raster.triangle]]
-    centre = np.einsum("mk,mkd->md", raster.barycentric, corners)
-    cols, rows = raster.texels % TEXTURE_SIZE, raster.texels // TEXTURE_SIZE
-    assert np.allclose(centre[:, 0], (cols + 0.5) / TEXTURE_SIZE)
-    assert np.allclose(centre[:, 1], 1 - (rows + 0.5) / TEXTURE_SIZE)
-
-
-def test_a_frontal_photo_shows_the_face_and_hides_nothing(vertices: FloatArray) -> None:
-    triangles = face_topology().triangles
-    normals = vertex_normals(vertices, triangles)
-    view = ViewImage(solid(RED), pose(0.0), is_front=True)
-
-    colour, facing = sample_view(view, vertices, normals, triangles, face_uv_raster())
-
-    seen = facing > 0
-    assert seen.sum() > 0.8 * len(face_uv_raster().texels)
-    assert np.allclose(colour[seen], RED)
-
-
-def test_the_nose_hides_the_far_cheek_from_a_side_view(vertices: FloatArray) -> None:
-    """Texels behind the nose must not take the nose's colour (no ghost nose on the cheek)."""
-    triangles = face_topology().triangles
-    normals = vertex_normals(vertices, triangles)
-    side = pose(55.0)
-    projected = side.project(vertices)
-    depth_z = vertices[:, 2][triangles]
-    nose = np.flatnonzero(depth_z.min(axis=1) > 15)  # the triangles standing out furthest
-    behind = depth_z.max(axis=1) < 5
-    image = solid(BLUE)
-    nose_mask = np.zeros((SIZE, SIZE), np.uint8)
-    for t in nose:
-        corners = np.rint(projected[triangles[t], :2]).astype(np.int32)
-        cv2.fillConvexPoly(image, corners, GREEN)
-        cv2.fillConvexPoly(nose_mask, corners, 1)
-    inner_nose = cv2.erode(nose_mask, np.ones((5, 5), np.uint8)) > 0
-    raster = face_uv_raster()
-
-    colour, facing = sample_view(
-        ViewImage(image, side, is_front=False), vertices, normals, triangles, raster
+def everyone(value: float = 1.0) -> PersonMask:
+    """A person mask over the whole 600-pixel photo."""
+    return PersonMask(
+        np.full((CROP_SIZE, CROP_SIZE), value, np.float32), (0.0, 0.0), SIZE / CROP_SIZE
     )
 
-    where = np.einsum("mk,mkd->md", raster.barycentric, projected[triangles[raster.triangle]])
-    pixel = np.rint(where[:, :2]).astype(int).clip(0, SIZE - 1)
-    under_nose = inner_nose[pixel[:, 1], pixel[:, 0]] & behind[raster.triangle]
-    flat_facing = facing.ravel()[raster.texels]
-    assert under_nose.sum() > 200  # the scene does put surface behind the nose
-    assert (flat_facing[under_nose] == 0).all()
-    on_nose = np.isin(raster.triangle, nose) & (flat_facing > 0.3)
-    assert on_nose.sum() > 100
-    assert np.abs(colour.reshape(-1, 3)[raster.texels[on_nose]] - GREEN).max(axis=1).mean() < 10
+
+def test_bake_is_a_jpeg_covering_the_layout(vertices: FloatArray) -> None:
+    photo = np.full((SIZE, SIZE, 3), RED, np.uint8)
+
+    bake = bake_texture([ViewImage(photo, pose(0), True, everyone())], vertices, TEXTURE)
+
+    texture = texture_of(bake.jpeg)
+    assert texture.shape == (TEXTURE, TEXTURE, 3)
+    assert bake.inside.mean() > 0.6  # the layout's disk
+    assert np.abs(texture - RED).max(axis=2).mean() < 6  # one colour seen, mirrored or filled
 
 
-def test_the_best_facing_view_wins_each_side(vertices: FloatArray) -> None:
+def test_what_the_person_mask_calls_background_never_reaches_the_texture(
+    vertices: FloatArray,
+) -> None:
+    """The face's left half (image right) lies on a blue wall the mask says is not the person."""
+    photo = np.full((SIZE, SIZE, 3), RED, np.uint8)
+    photo[:, SIZE // 2 + 30 :] = BLUE
+    mask = np.ones((CROP_SIZE, CROP_SIZE), np.float32)
+    mask[:, (SIZE // 2 + 30) * CROP_SIZE // SIZE :] = 0.0
+    person = PersonMask(mask, (0.0, 0.0), SIZE / CROP_SIZE)
+
+    bake = bake_texture([ViewImage(photo, pose(0), True, person)], vertices, TEXTURE)
+
+    texture = texture_of(bake.jpeg)
+    bluish = (texture[:, :, 2] - texture[:, :, 0] > 40) & bake.inside
+    print(f"blue texels: {bluish.mean():.4%}")
+    assert bluish.mean() < 0.001
+    # The wall's half of the face came from the mirror image of the other half: red.
+    assert np.abs(texture[bake.inside] - RED).max(axis=1).mean() < 12
+
+
+def test_the_hidden_cheek_is_filled_from_its_mirror_image(vertices: FloatArray) -> None:
+    """Turned 60 degrees, the photo shows the subject's right cheek; the left one is the mirror
+    image of what it shows: here a gradient from top to bottom, which a flat fill would lose."""
+    rows = np.linspace(40, 220, SIZE)[:, None, None]
+    photo = np.broadcast_to(
+        np.concatenate([rows, rows * 0 + 120, 240 - rows], axis=2), (SIZE, SIZE, 3)
+    )
+    photo = np.ascontiguousarray(photo, dtype=np.uint8)
+
+    bake = bake_texture([ViewImage(photo, pose(60), True, everyone())], vertices, TEXTURE)
+
+    texture = texture_of(bake.jpeg)
+    raster = layout_raster(TEXTURE)
+    left_cheek = raster.trusted & (np.arange(TEXTURE)[None, :] > 0.72 * TEXTURE)
+    right_cheek = left_cheek[:, ::-1]
+    assert np.corrcoef(texture[left_cheek, 0], texture[right_cheek, 0])[0, 1] > 0.9
+    # The sources say so: the left cheek's colour comes from mirrored samples.
+    mirrored = sum(source.weight for source in bake.sources[1::2])
+    assert mirrored[left_cheek].mean() > 0.8
+    direct = sum(source.weight for source in bake.sources[0::2])
+    assert (direct + mirrored).max() <= 1.0 + 1e-5
+
+
+def test_a_second_view_fills_the_other_side_instead_of_the_mirror(vertices: FloatArray) -> None:
+    red, blue = np.full((SIZE, SIZE, 3), RED, np.uint8), np.full((SIZE, SIZE, 3), BLUE, np.uint8)
     views = [
-        ViewImage(solid(RED), pose(0.0), is_front=True),
-        ViewImage(solid(BLUE), pose(60.0), is_front=False),
+        ViewImage(red, pose(50), True, everyone()),
+        ViewImage(blue, pose(-50), False, everyone()),
     ]
 
-    texture = np.asarray(Image.open(io.BytesIO(bake_texture(views, vertices))), dtype=float)
+    bake = bake_texture(views, vertices, TEXTURE)
 
-    uv = face_uv()
-    right_cheek, left_cheek, nose = uv[234], uv[454], uv[4]  # (subject's) cheeks, nose tip
-    # Yaw > 0: the side view faces the subject's right cheek.
-
-    def at(point: FloatArray) -> FloatArray:
-        col = int(point[0] * TEXTURE_SIZE)
-        row = int((1 - point[1]) * TEXTURE_SIZE)
-        return np.asarray(texture[row - 3 : row + 4, col - 3 : col + 4].mean(axis=(0, 1)))
-
-    for point in (nose, left_cheek):
-        red, _, blue = at(point)
-        assert red > blue + 60  # the front view's
-    red, _, blue = at(uv[93] * 0.5 + right_cheek * 0.5)
-    assert blue > red  # the side view's (exposure-matched, so not pure blue)
+    texture = texture_of(bake.jpeg)
+    raster = layout_raster(TEXTURE)
+    right_cheek = raster.trusted & (np.arange(TEXTURE)[None, :] < 0.25 * TEXTURE)
+    left_cheek = right_cheek[:, ::-1]
+    assert np.abs(texture[right_cheek] - RED).max(axis=1).mean() < 20
+    # Exposure matching scales the blue view towards the front's colours, within bounds.
+    assert (texture[left_cheek, 2] > texture[left_cheek, 0]).mean() > 0.9
 
 
-def test_bake_is_a_jpeg_of_the_layout_size(vertices: FloatArray) -> None:
-    view = ViewImage(solid(RED), pose(0.0), is_front=True)
+def test_texture_size_follows_the_faces_size_in_the_photo() -> None:
+    small = texture_size([pose(0, scale=1.0)])  # about 150 px across the face
+    large = texture_size([pose(0, scale=8.0)])  # about 1200 px
 
-    data = bake_texture([view], vertices)
-
-    image = Image.open(io.BytesIO(data))
-    assert (image.format, image.size, image.mode) == ("JPEG", (TEXTURE_SIZE, TEXTURE_SIZE), "RGB")
-    # One colour in, one colour out: unseen texels and the margin are filled with it too.
-    assert np.abs(np.asarray(image, dtype=float) - RED).max() < 12
-
-
-def test_push_pull_keeps_what_is_known_and_fills_the_rest_smoothly() -> None:
-    rng = np.random.default_rng(8)
-    image = rng.uniform(0, 255, (64, 64, 3)).astype(np.float32)
-    known = np.zeros((64, 64), np.float32)
-    known[:, :32] = 1.0
-    image[:, :32] = (100.0, 150.0, 200.0)
-
-    filled = push_pull_fill(image, known)
-
-    assert np.allclose(filled[:, :32], (100.0, 150.0, 200.0))
-    assert np.allclose(filled[:, 32:], (100.0, 150.0, 200.0), atol=1e-3)
+    assert small == TEXTURE_SIZES[0] == 512
+    assert large == TEXTURE_SIZES[-1] == 2048
+    assert texture_size([pose(0, scale=1.0), pose(30, scale=4.0)]) == texture_size(
+        [pose(0, scale=4.0)]
+    )
 
 
-def test_push_pull_mixes_partly_known_pixels_and_survives_nothing_known() -> None:
-    image = np.zeros((16, 16, 3), np.float32)
-    image[:8] = 200.0
-    confidence = np.zeros((16, 16), np.float32)
-    confidence[:8] = 1.0
-    image[4, 4] = 0.0  # a black pixel, half sure, among sure grey ones
-    confidence[4, 4] = 0.5
+def test_the_fine_mesh_has_enough_triangles_and_keeps_the_landmarks(vertices: FloatArray) -> None:
+    mesh = fine_mesh()
 
-    filled = push_pull_fill(image, confidence)
-
-    assert 50 < filled[4, 4, 0] < 150
-    assert np.allclose(filled[12], 200.0, atol=30)
-    assert np.allclose(push_pull_fill(image, np.zeros((16, 16), np.float32)), 0.0)
+    assert len(mesh.triangles) >= 3500
+    assert vertices.shape == (mesh.vertex_count, 3)
+    assert mesh.uv.shape == (mesh.vertex_count, 2)

@@ -93,7 +93,7 @@ def test_closed_mesh_is_one_manifold_disk(topology: FaceTopology) -> None:
     counts = edge_face_counts(triangles)
     loops = boundary_loops(triangles)
 
-    assert topology.vertex_count == ids.MESH_LANDMARK_COUNT + 3
+    assert topology.vertex_count == ids.MESH_LANDMARK_COUNT + 2 * (16 + 1) + 10
     assert set(np.unique(triangles)) == set(range(topology.vertex_count))  # no stray vertex
     assert max(counts.values()) == 2
     assert len(loops) == 1
@@ -130,11 +130,32 @@ def test_outward_winding_runs_the_oval_counter_clockwise_seen_from_the_front(
     assert positions[start:] + positions[:start] == sorted(positions)
 
 
-def test_each_hole_is_closed_by_a_fan_around_its_own_centre(topology: FaceTopology) -> None:
-    for loop, centre in zip(topology.holes, topology.hole_centres, strict=True):
-        fan = topology.triangles[(topology.triangles == centre).any(axis=1)]
+def test_each_hole_is_closed_by_rings_around_its_own_centre(topology: FaceTopology) -> None:
+    for loop, closure in zip(topology.holes[:2], topology.closures[:2], strict=True):
+        assert closure.loop == loop
+        (ring,) = closure.rings
+        assert len(ring) == len(loop)
+        fan = topology.triangles[(topology.triangles == closure.centre).any(axis=1)]
         assert len(fan) == len(loop)
-        assert set(fan.ravel()) == {*loop, centre}
+        assert set(fan.ravel()) == {*ring, closure.centre}
+    mouth = topology.closures[2]
+    assert mouth.centre is None  # closed like a zip: one vertex per quad between the lips
+    assert len(mouth.rings[0]) == len(mouth.loop) // 2
+
+
+def test_the_mirror_map_is_a_left_right_symmetry(topology: FaceTopology) -> None:
+    mirror = np.array(topology.mirror)
+    faces = {frozenset(t) for t in topology.triangles.tolist()}
+
+    assert np.array_equal(mirror[mirror], np.arange(topology.vertex_count))
+    assert {frozenset(mirror[list(t)].tolist()) for t in faces} == faces
+    pairs = [(ids.RIGHT_EYE_OUTER, ids.LEFT_EYE_OUTER), (ids.RIGHT_CHEEK, ids.LEFT_CHEEK)]
+    pairs += [(246, 466), (161, 388), (ids.RIGHT_MOUTH_CORNER, ids.LEFT_MOUTH_CORNER)]
+    for right, left in pairs:
+        assert (mirror[right], mirror[left]) == (left, right)
+    for midline in (ids.FOREHEAD, ids.CHIN, ids.NOSE_TIP, ids.UPPER_INNER_LIP):
+        assert mirror[midline] == midline
+    assert mirror[topology.closures[0].centre or 0] == topology.closures[1].centre
 
 
 def test_topology_is_rebuilt_identically() -> None:

@@ -1,4 +1,4 @@
-"""The engine's texture layout: fixed, derived from connectivity, no flipped triangles."""
+"""The engine's texture layout: fixed, even, symmetric, no flipped triangles."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from face3d.engine import landmark_ids as ids
 from face3d.engine.topology import FaceTopology
 from face3d.engine.uv import (
     CENTRE,
+    DETAIL_GAIN,
     RADIUS,
     REFINEMENT_ROUNDS,
+    even_layout,
     face_uv,
     signed_areas,
-    tutte_embedding,
+    tutte,
     unique_edges,
 )
 
@@ -29,16 +31,23 @@ def topology() -> FaceTopology:
 
 
 def test_layout_is_fixed(topology: FaceTopology) -> None:
-    again = tutte_embedding(topology, REFINEMENT_ROUNDS)
+    from face3d.engine.reference_face import reference_mesh
+    from face3d.engine.surface import detail_weights
+
+    again = even_layout(topology, reference_mesh(), detail_weights(topology), REFINEMENT_ROUNDS)
 
     assert np.array_equal(face_uv(), again)
     assert face_uv().shape == (topology.vertex_count, 2)
     assert not face_uv().flags.writeable
 
 
-@pytest.mark.parametrize("rounds", [0, REFINEMENT_ROUNDS])
-def test_no_triangle_is_flipped_or_degenerate(topology: FaceTopology, rounds: int) -> None:
-    uv = tutte_embedding(topology, rounds)
+@pytest.mark.parametrize("even", [False, True])
+def test_no_triangle_is_flipped_or_degenerate(topology: FaceTopology, even: bool) -> None:
+    uv = (
+        face_uv()
+        if even
+        else tutte(topology.triangles, topology.boundary, topology.vertex_count, None)
+    )
 
     areas = signed_areas(uv, topology.triangles)
 
@@ -67,13 +76,45 @@ def test_layout_reads_like_a_frontal_photo(topology: FaceTopology) -> None:
     assert u[ids.RIGHT_CHEEK] < 0.5 < u[ids.LEFT_CHEEK]
 
 
-def test_refinement_spreads_the_crowded_middle(topology: FaceTopology) -> None:
-    plain = signed_areas(tutte_embedding(topology, 0), topology.triangles)
-    refined = signed_areas(face_uv(), topology.triangles)
+def texel_density(uv: np.ndarray, topology: FaceTopology) -> np.ndarray:  # type: ignore[type-arg]
+    """Per triangle: its share of the layout over its share of the reference face's surface."""
+    from face3d.engine.reference_face import reference_mesh
 
-    assert refined.max() / refined.min() < plain.max() / plain.min() / 3
-    mouth = (topology.triangles == topology.hole_centres[2]).any(axis=1)
-    assert refined[mouth].sum() > 1.5 * plain[mouth].sum()
+    vertices = reference_mesh()
+    a, b, c = (vertices[topology.triangles[:, k]] for k in range(3))
+    surface = np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    layout = signed_areas(uv, topology.triangles)
+    return np.asarray((layout / layout.sum()) / (surface / surface.sum()))
+
+
+def test_texel_density_is_even_with_more_for_the_eyes_and_lips(topology: FaceTopology) -> None:
+    from face3d.engine.surface import detail_weights
+
+    gain = detail_weights(topology)
+    plain = texel_density(
+        tutte(topology.triangles, topology.boundary, topology.vertex_count, None), topology
+    )
+    even = texel_density(face_uv(), topology)
+    face = gain == 1  # forehead, cheeks, nose, chin
+    spread = np.percentile(even[face], 95) / np.percentile(even[face], 5)
+    before = np.percentile(plain[face], 95) / np.percentile(plain[face], 5)
+    detail = np.median(even[gain == DETAIL_GAIN]) / np.median(even[face])
+
+    print(
+        f"texel density p95/p5: {before:.1f} plain, {spread:.2f} even; eyes+lips x{detail:.1f}"
+    )
+    assert spread < 1.6
+    assert spread < before / 3
+    assert detail > 2
+
+
+def test_layout_is_exactly_left_right_symmetric(topology: FaceTopology) -> None:
+    uv = face_uv()
+    mirror = np.array(topology.mirror)
+
+    # Exact up to one rounding of 1 - u (u[mirror] is computed as 1 - u for one of each pair).
+    assert np.allclose(uv[mirror, 0], 1.0 - uv[:, 0], rtol=0, atol=1e-15)
+    assert np.array_equal(uv[mirror, 1], uv[:, 1])
 
 
 def test_unique_edges() -> None:
