@@ -100,9 +100,7 @@ def test_texel_density_is_even_with_more_for_the_eyes_and_lips(topology: FaceTop
     before = np.percentile(plain[face], 95) / np.percentile(plain[face], 5)
     detail = np.median(even[gain == DETAIL_GAIN]) / np.median(even[face])
 
-    print(
-        f"texel density p95/p5: {before:.1f} plain, {spread:.2f} even; eyes+lips x{detail:.1f}"
-    )
+    print(f"texel density p95/p5: {before:.1f} plain, {spread:.2f} even; eyes+lips x{detail:.1f}")
     assert spread < 1.6
     assert spread < before / 3
     assert detail > 2
