@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from face3d.cli.main import main
+from face3d.function import backfill
 from face3d.function import redrive as redrive_module
 from tests import photos
 from tests.fakes import error_payload, success_payload
@@ -357,3 +358,41 @@ def test_redrive_include_permanent_tries_a_failed_set_again(
     # A plain duplicate of the same failed set does not call again.
     pipeline.invoke(event)
     assert api.calls == calls + 1
+
+
+def test_the_batch_operations_function_triggers_what_is_still_pending(
+    pipeline: Pipeline,
+    api: Api,
+    invocations: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    every_state(pipeline, api)
+    monkeypatch.setenv("FUNCTION_NAME", "face3d-reconstruct")
+    tasks = [
+        ("t1", "incoming/dorothy/manifest.json"),
+        ("t2", "incoming/ada.jpg"),
+        ("t3", "incoming/katherine/front.jpg"),
+    ]
+    event = {
+        "invocationSchemaVersion": "1.0",
+        "invocationId": "inv-1",
+        "job": {"id": "job-1"},
+        "tasks": [
+            {"taskId": task, "s3Key": key, "s3BucketArn": f"arn:aws:s3:::{BUCKET}"}
+            for task, key in tasks
+        ],
+    }
+
+    answer = backfill.batch_handler(event, None)
+
+    assert [(r["taskId"], r["resultCode"], r["resultString"]) for r in answer["results"]] == [
+        ("t1", "Succeeded", "triggered"),
+        ("t2", "Succeeded", "left alone: succeeded"),
+        ("t3", "Succeeded", "not a set's closing upload: folder-view"),
+    ]
+    (invocation,) = invocations
+    assert invocation["Records"][0]["s3"]["object"]["key"] == "incoming/dorothy/manifest.json"
+    # A job retried, or run twice, triggers nothing more.
+    again = backfill.batch_handler(event, None)
+    assert again["results"][0]["resultString"] == "left alone: in-progress"
+    assert len(invocations) == 1

@@ -12,7 +12,7 @@ ENVIRONMENT_HELP = """\
 Options default to the function's own variables: INPUT_BUCKET, RESULT_BUCKET, INPUT_PREFIX,
 RESULT_PREFIX, FUNCTION_NAME and DLQ_URL (the stack's outputs BucketName, FunctionName and
 DeadLetterQueueUrl). AWS credentials and region come from the usual chain (AWS_PROFILE,
-AWS_REGION, ...); without them the command exits 3.
+AWS_DEFAULT_REGION, ...); without them the command exits 3.
 """
 
 

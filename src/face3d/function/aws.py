@@ -54,7 +54,7 @@ _REJECTED_CREDENTIAL_CODES = frozenset(
 
 _HOW_TO_FIX = (
     "use the usual AWS chain: AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
-    "and AWS_REGION (or a profile's region)"
+    "and AWS_DEFAULT_REGION (or a profile's region)"
 )
 
 

@@ -32,7 +32,8 @@ from face3d.function.claims import Claim, ClaimState
 from face3d.function.events import object_created_event
 from face3d.function.inventory import Inventory, SetState, SetStatus, count_by_state
 from face3d.function.layout import CLAIM_TAG, Role, claim_key, classify
-from face3d.function.redrive import Replay, lambda_replay
+from face3d.function import redrive
+from face3d.function.redrive import Replay
 from face3d.function.storage import ConditionFailed, Storage
 from face3d.settings import OperatorSettings
 
@@ -192,7 +193,7 @@ def batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not settings.function_name:
         raise ConfigurationError(INVALID_CONFIGURATION, "FUNCTION_NAME: the function to trigger")
     storage = Storage.connect()
-    replay = lambda_replay(settings.function_name)
+    replay = redrive.lambda_replay(settings.function_name)
 
     def decide(bucket: str, key: str) -> str:
         info = classify(key, settings.input_prefix)
