@@ -28,11 +28,11 @@ from urllib.parse import quote, unquote_plus
 
 from face3d.client.results import timestamp
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError, Face3DError, Kind
+from face3d.function import redrive
 from face3d.function.claims import Claim, ClaimState
 from face3d.function.events import object_created_event
 from face3d.function.inventory import Inventory, SetState, SetStatus, count_by_state
 from face3d.function.layout import CLAIM_TAG, Role, claim_key, classify
-from face3d.function import redrive
 from face3d.function.redrive import Replay
 from face3d.function.storage import ConditionFailed, Storage
 from face3d.settings import OperatorSettings
