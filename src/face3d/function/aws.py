@@ -72,7 +72,7 @@ def client(service: str, region: str | None = None) -> Any:
         raise problem from exc
 
 
-def configuration_problem(exc: Exception) -> ConfigurationError | None:
+def configuration_problem(exc: BaseException) -> ConfigurationError | None:
     """The configuration error `exc` stands for, if the SDK's setup (not AWS) is at fault."""
     if isinstance(exc, NoRegionError):
         return ConfigurationError(INVALID_CONFIGURATION, f"no AWS region: {_HOW_TO_FIX}")

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from face3d.cli.main import main
+from tests import photos
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/face3d-dlq"
 
@@ -94,3 +95,15 @@ def test_help_documents_the_command(command: str, capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     assert "exit status" in text
     assert "--dry-run" in text or command == "status"
+
+
+def test_reconstruct_with_a_secret_but_no_region_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    front = tmp_path / "ada.jpg"
+    front.write_bytes(photos.astronaut_jpeg())
+    code = main(["reconstruct", str(front), "-o", str(tmp_path / "out"), "--secret-id", "x"])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: INVALID_CONFIGURATION: no AWS region")
+    assert "Traceback" not in err
