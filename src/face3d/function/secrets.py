@@ -6,7 +6,6 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import BotoCoreError, ClientError
 
 from face3d.client.http import Credentials
-from face3d.function import aws
 from face3d.errors import (
     SECRET_MALFORMED,
     SECRET_NOT_FOUND,
@@ -14,6 +13,7 @@ from face3d.errors import (
     ConfigurationError,
     TransientError,
 )
+from face3d.function import aws
 
 # Secrets Manager answers these when the secret or our access to it is wrong: an operator must act.
 _CONFIGURATION_CODES = frozenset(
