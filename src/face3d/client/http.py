@@ -403,9 +403,13 @@ def _unreachable(exc: requests.exceptions.RequestException, url: str | None) -> 
     return f"{why} at {netloc}: is the endpoint URL right, and is its server running?"
 
 
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "PACKET_LENGTH")
+
+
 def _describe_tls_error(exc: requests.exceptions.SSLError, url: str | None) -> str:
     text = str(exc)
-    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+    # OpenSSL's words for a plain-HTTP answer to a TLS handshake, across its versions.
+    if any(words in text for words in _NOT_TLS):
         netloc = urlsplit(url or "").netloc
         # What a plain-HTTP server (`face3d serve`) answers to a TLS handshake.
         return f"{netloc} does not speak TLS: use an http:// endpoint for a plain HTTP server"
