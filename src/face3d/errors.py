@@ -228,3 +228,35 @@ def parse_error_message(error_message: str) -> tuple[str, str | None]:
     code, sep, detail = error_message.partition(":")
     detail = detail.strip()
     return code.strip(), (detail if sep and detail else None)
+
+
+# What an operator or a user does about a failure (`face3d status`); by kind when not by code.
+REMEDIES = {
+    NO_FACE_FOUND: "upload a photo in which the face is clearly visible (front view first)",
+    MULTIPLE_FACE_FOUND: "upload a photo of one person only, or crop it to one face",
+    INVALID_IMAGE_SIZE: "upload a photo of 200 to 4096 px on each side",
+    IMAGE_ERROR_UNSUPPORTED_FORMAT: "upload a JPEG, PNG, WebP or HEIC photo that opens in a viewer",
+    IMAGE_FILE_TOO_LARGE: "upload a smaller file (the function's MAX_DOWNLOAD_BYTES)",
+    REQUEST_ENTITY_TOO_LARGE: "upload smaller photos (fewer pixels)",
+    INVALID_MANIFEST: "fix manifest.json and upload it again",
+    MISSING_VIEW: "upload the missing view, then manifest.json again (it closes the set)",
+    AUTHENTICATION_ERROR: "store the right api_key and api_secret in the secret, then redrive",
+    AUTHORIZATION_ERROR: "have the API key allowed to call 3dface, then redrive",
+    API_NOT_FOUND: "set the Endpoint parameter to a 3dface URL, then redrive",
+    SECRET_NOT_FOUND: "create the secret (or fix SecretName) and allow the function to read it, "
+    "then redrive",
+    SECRET_MALFORMED: 'store {"api_key": ..., "api_secret": ...} in the secret, then redrive',
+}
+_REMEDY_BY_KIND = {
+    Kind.PERMANENT: "fix the input and upload it again (for a folder set, manifest.json last)",
+    Kind.CONFIGURATION: "fix the configuration, then `face3d redrive`",
+    Kind.TRANSIENT: "retries ran out: `face3d redrive` once the cause has passed",
+}
+
+
+def remedy(code: str, retryable: bool) -> str:
+    """What to do about a failure with `code`."""
+    if code in REMEDIES:
+        return REMEDIES[code]
+    kind = _KIND_OF_CODE.get(code, TransientError if retryable else PermanentError).kind
+    return _REMEDY_BY_KIND[kind]

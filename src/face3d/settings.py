@@ -92,6 +92,19 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     return "bad configuration: " + "; ".join(sorted(problems))
 
 
+def folder_prefix(value: str) -> str:
+    if not value.endswith("/") or value.startswith("/") or "//" in value:
+        raise ValueError("must be a folder prefix like 'incoming/'")
+    return value
+
+
+def prefixes_apart(input_prefix: str, result_prefix: str) -> None:
+    shorter, longer = sorted((input_prefix, result_prefix), key=len)
+    if longer.startswith(shorter):
+        # Results written under the input prefix would trigger the function again.
+        raise ValueError("INPUT_PREFIX and RESULT_PREFIX must not overlap")
+
+
 class FunctionSettings(Settings):
     """What the function needs on top: where sets come from, where results and failures go."""
 
@@ -109,18 +122,32 @@ class FunctionSettings(Settings):
     @field_validator("input_prefix", "result_prefix")
     @classmethod
     def _folder_prefix(cls, value: str) -> str:
-        if not value.endswith("/") or value.startswith("/") or "//" in value:
-            raise ValueError("must be a folder prefix like 'incoming/'")
-        return value
+        return folder_prefix(value)
 
     @model_validator(mode="after")
     def _prefixes_do_not_overlap(self) -> Self:
-        shorter, longer = sorted((self.input_prefix, self.result_prefix), key=len)
-        if longer.startswith(shorter):
-            # Results written under the input prefix would trigger the function again.
-            raise ValueError("INPUT_PREFIX and RESULT_PREFIX must not overlap")
+        prefixes_apart(self.input_prefix, self.result_prefix)
         return self
 
     @property
     def max_async_attempts(self) -> int:
         return 1 + self.max_async_retries
+
+
+class OperatorSettings(Settings):
+    """What `face3d status`, `backfill` and `redrive` read (each also takes them as options),
+    named as in the function's environment so that one set of variables serves both."""
+
+    bucket: str | None = Field(None, alias="INPUT_BUCKET")
+    result_bucket: str | None = Field(None, alias="RESULT_BUCKET")  # default: the bucket
+    input_prefix: str = Field("incoming/", alias="INPUT_PREFIX")
+    result_prefix: str = Field("results/", alias="RESULT_PREFIX")
+    function_name: str | None = Field(None, alias="FUNCTION_NAME")
+    dlq_url: str | None = Field(None, alias="DLQ_URL")
+    # The function's timeout: a claim held longer was left by a dead invocation.
+    function_timeout_s: int = Field(900, ge=3, le=900, alias="FUNCTION_TIMEOUT_S")
+
+    @field_validator("input_prefix", "result_prefix")
+    @classmethod
+    def _folder_prefix(cls, value: str) -> str:
+        return folder_prefix(value)

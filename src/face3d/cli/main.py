@@ -6,8 +6,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
-from face3d.cli import demo, preview, reconstruct, redrive, serve
+from face3d.cli import backfill, demo, preview, reconstruct, redrive, serve, status
 from face3d.errors import Face3DError
 from face3d.errors import Kind as ErrorKind
 from face3d.settings import Settings
@@ -38,10 +39,18 @@ def _parser() -> argparse.ArgumentParser:
         prog="face3d", description="Face photos in, 3D face models out (Face++ 3dface contract)."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for command in (reconstruct, serve, preview, demo, redrive):
+    for command in (reconstruct, serve, preview, demo, status, backfill, redrive):
         command.add(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("face3d-pipeline")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ from face3d.function.secrets import fetch_credentials
 from face3d.settings import Settings
 
 EPILOG = """\
-exit status: 0 success, 1 the input was refused (e.g. NO_FACE_FOUND:front), 2 usage,
-3 configuration (credentials, endpoint), 4 transient (rate limit, timeout: try again later).
-On failure the error code is printed on standard error and nothing is written to DIR.
+exit status: 0 success, 1 the input was refused (e.g. NO_FACE_FOUND:front, or -o naming an
+existing file: refused before any API call), 2 usage, 3 configuration (credentials, endpoint),
+4 transient (rate limit, timeout, nothing listening at the endpoint: try again later).
+On failure the error code is printed on standard error and nothing is written to DIR. The
+command does not retry a refused connection or an unknown host: it fails at once.
 """
 
 RECONSTRUCT_DESCRIPTION = """\
@@ -63,6 +65,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     started_at = datetime.now(UTC)
+    _check_output(args.output)
     endpoint = (
         settings.endpoint if args.endpoint is None else settings.valid_endpoint(args.endpoint)
     )
@@ -86,6 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         max_attempts=settings.max_attempts,
         connect_timeout=settings.connect_timeout_s,
         read_timeout=settings.read_timeout_s,
+        retry_unreachable=False,
     )
     texture, mtl = not args.no_texture, not args.no_mtl
     with FaceppClient(endpoint, retry=retry) as client:
@@ -124,6 +128,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"{seconds:.1f} s: {sizes} -> {args.output} (request_id {document['request_id']})"
     )
     return 0
+
+
+def _check_output(folder: Path) -> None:
+    """Refuse, before any API call, a DIR that cannot become a folder (a file is in the way)."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise PermanentError(INVALID_INPUT, f"-o {folder}: {path} is a file, not a folder")
+            return
 
 
 def _read_source(view: View, path: Path, max_bytes: int) -> SourceImage:

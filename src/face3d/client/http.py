@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from face3d.client.responses import Reconstruction, parse_success
 from face3d.client.retries import DEFAULT_RETRY, RetryPolicy
@@ -85,6 +87,10 @@ class ImageInput:
             return f"image_base64_{number}", (None, base64.b64encode(self.data).decode("ascii"))
         assert self.url is not None  # __post_init__ guarantees data or url
         return f"image_url_{number}", (None, self.url)
+
+
+class UnreachableError(TransientError):
+    """Nothing accepted the connection: refused, or the host name is unknown."""
 
 
 class FaceppClient:
@@ -218,6 +224,8 @@ class FaceppClient:
         """Seconds to wait before the next attempt, or None to give up with `err`."""
         if not err.transient or attempt >= self.retry.max_attempts:
             return None
+        if isinstance(err, UnreachableError) and not self.retry.retry_unreachable:
+            return None
         delay = self._jitter(0.0, self.retry.backoff_ceiling(attempt))
         if deadline is not None and self._clock() + delay + self.retry.min_attempt_time > deadline:
             return None
@@ -252,7 +260,7 @@ class FaceppClient:
                 request.copy(), timeout=self._timeouts(deadline), allow_redirects=False, **settings
             )
         except requests.exceptions.SSLError as exc:  # before ConnectionError, its base class
-            raise ConfigurationError(TLS_ERROR, _describe_exception(exc)) from exc
+            raise ConfigurationError(TLS_ERROR, _describe_tls_error(exc, request.url)) from exc
         except requests.exceptions.Timeout as exc:  # ConnectTimeout is a ConnectionError too
             raise TransientError(TIMEOUT, _describe_exception(exc)) from exc
         except (
@@ -260,6 +268,9 @@ class FaceppClient:
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
+            unreachable = _unreachable(exc, request.url)
+            if unreachable is not None:
+                raise UnreachableError(CONNECTION_ERROR, unreachable) from exc
             raise TransientError(CONNECTION_ERROR, _describe_exception(exc)) from exc
         except requests.exceptions.RequestException as exc:  # bad URL or scheme: the endpoint
             raise ConfigurationError(INVALID_CONFIGURATION, _describe_exception(exc)) from exc
@@ -375,3 +386,31 @@ def _excerpt(response: requests.Response, secret: str) -> str:
 def _describe_exception(exc: requests.exceptions.RequestException) -> str:
     # requests' messages name the host and path, never the body: safe to keep, but trimmed.
     return f"{type(exc).__name__}: {exc}"[: _EXCERPT_CHARS * 2]
+
+
+def _unreachable(exc: requests.exceptions.RequestException, url: str | None) -> str | None:
+    """Why nothing accepted the connection to `url`, if that is what `exc` says."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if not isinstance(reason, NewConnectionError):
+        return None
+    if isinstance(reason, NameResolutionError):
+        why = "unknown host"
+    elif isinstance(reason.__context__, ConnectionRefusedError) or "refused" in str(reason):
+        why = "connection refused"
+    else:
+        why = "cannot connect"
+    netloc = urlsplit(url or "").netloc
+    return f"{why} at {netloc}: is the endpoint URL right, and is its server running?"
+
+
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "PACKET_LENGTH")
+
+
+def _describe_tls_error(exc: requests.exceptions.SSLError, url: str | None) -> str:
+    text = str(exc)
+    # OpenSSL's words for a plain-HTTP answer to a TLS handshake, across its versions.
+    if any(words in text for words in _NOT_TLS):
+        netloc = urlsplit(url or "").netloc
+        # What a plain-HTTP server (`face3d serve`) answers to a TLS handshake.
+        return f"{netloc} does not speak TLS: use an http:// endpoint for a plain HTTP server"
+    return _describe_exception(exc)

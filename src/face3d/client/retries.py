@@ -19,6 +19,10 @@ class RetryPolicy:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     min_attempt_time: float = 2.0
+    # Whether to retry when nothing accepts the connection (refused, or an unknown host). The
+    # function does: a load balancer or DNS can be briefly away. The command line does not:
+    # there it is nearly always a wrong --endpoint or a server not started.
+    retry_unreachable: bool = True
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

@@ -73,12 +73,23 @@ class Verdict(StrEnum):
 
 
 def judge(
-    existing: Claim, *, holder: str, now: float, stale_after: float, redrive: bool
+    existing: Claim,
+    *,
+    holder: str,
+    now: float,
+    stale_after: float,
+    redrive: bool,
+    retry_failed: bool = False,
 ) -> Verdict:
-    """What an invocation that failed to create the claim does with the one it found."""
+    """What an invocation that failed to create the claim does with the one it found.
+
+    `retry_failed`: a redrive of a permanent failure (`face3d redrive --include-permanent`).
+    """
     match existing.state:
-        case ClaimState.DONE | ClaimState.FAILED:
+        case ClaimState.DONE:
             return Verdict.FINISHED
+        case ClaimState.FAILED:
+            return Verdict.TAKE if retry_failed else Verdict.FINISHED
         case ClaimState.PARKED:
             return Verdict.TAKE if redrive else Verdict.FINISHED
         case ClaimState.RELEASED:
@@ -94,9 +105,10 @@ def judge(
 def taken_over(existing: Claim, *, holder: str, now: float) -> Claim:
     """The claim an invocation writes when it takes `existing` over: one more attempt.
 
-    A parked claim is being redriven: its attempts start again.
+    A parked or failed claim is being redriven: its attempts start again.
     """
-    attempts = 1 if existing.state is ClaimState.PARKED else existing.attempts + 1
+    redriven = existing.state in (ClaimState.PARKED, ClaimState.FAILED)
+    attempts = 1 if redriven else existing.attempts + 1
     return replace(
         existing, state=ClaimState.HELD, attempts=attempts, holder=holder, updated_at=now
     )
@@ -129,7 +141,14 @@ class ClaimStore:
         self._clock = clock
 
     def acquire(
-        self, bucket: str, fingerprint: str, subject: str, *, holder: str, redrive: bool
+        self,
+        bucket: str,
+        fingerprint: str,
+        subject: str,
+        *,
+        holder: str,
+        redrive: bool,
+        retry_failed: bool = False,
     ) -> HeldClaim | None:
         """The set's claim, created or taken over; None when another invocation has the set."""
         key = claim_key(self._result_prefix, fingerprint)
@@ -147,7 +166,12 @@ class ClaimStore:
             raise TransientError(S3_ERROR, "a claim vanished while read") from None
         existing = decode_claim(data)
         verdict = judge(
-            existing, holder=holder, now=now, stale_after=self._stale_after, redrive=redrive
+            existing,
+            holder=holder,
+            now=now,
+            stale_after=self._stale_after,
+            redrive=redrive,
+            retry_failed=retry_failed,
         )
         if verdict is not Verdict.TAKE:
             logger.info("duplicate: set %s is %s", fingerprint, existing.state.value)

@@ -37,6 +37,9 @@ class DeadLetterQueue:
                 MessageAttributes=message_attributes(envelope),  # type: ignore[arg-type]
             )
         except (ClientError, BotoCoreError) as exc:
+            problem = aws.configuration_problem(exc)
+            if problem is not None:
+                raise problem from exc
             raise TransientError(
                 SQS_ERROR, f"could not publish to the dead-letter queue: {type(exc).__name__}"
             ) from exc

@@ -8,6 +8,9 @@ from urllib.parse import quote_plus
 # Set at the top level of an event replayed from the dead-letter queue: a set parked after a
 # retryable failure is taken up again only by such an event.
 REDRIVE_MARKER = "face3d_redrive"
+# Set beside it by `face3d redrive --include-permanent`: a set that failed permanently is tried
+# again too (once whatever judged it, the endpoint or a limit, was fixed).
+RETRY_FAILED_MARKER = "face3d_retry_failed"
 
 
 def object_created_event(

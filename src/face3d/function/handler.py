@@ -18,7 +18,7 @@ from face3d.client.http import Credentials, FaceppClient
 from face3d.client.retries import RetryPolicy
 from face3d.function import aws
 from face3d.function.dead_letters import DeadLetterQueue
-from face3d.function.events import REDRIVE_MARKER
+from face3d.function.events import REDRIVE_MARKER, RETRY_FAILED_MARKER
 from face3d.function.processing import Report, SetProcessor, Status, Upload
 from face3d.function.secrets import fetch_credentials
 from face3d.function.storage import Storage
@@ -97,13 +97,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"ignored": 1}
     work = processor()
     redrive = bool(event.get(REDRIVE_MARKER))
+    retry_failed = redrive and bool(event.get(RETRY_FAILED_MARKER))
     counts: dict[str, int] = {}
     failure: BaseException | None = None
     for record in S3Event(event).records:
         # Powertools decodes only the first record's key; every record needs it.
         key = unquote_plus(record.s3.get_object.key)
         logger.set_correlation_id(work.describe(key).subject)
-        upload = Upload(record.s3.bucket.name, key, record.event_time, redrive)
+        upload = Upload(record.s3.bucket.name, key, record.event_time, redrive, retry_failed)
         try:
             report = work.handle(
                 upload,

@@ -28,7 +28,6 @@ from face3d.contract import (
     View,
 )
 from face3d.errors import (
-    INVALID_MANIFEST,
     MISSING_VIEW,
     S3_ERROR,
     Face3DError,
@@ -47,8 +46,9 @@ from face3d.function.layout import (
     folder_prefix,
     result_folder,
 )
-from face3d.function.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
+from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
+from face3d.function.set_reader import read_manifest
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
@@ -82,6 +82,7 @@ class Upload:
     key: str
     event_time: str | None = None
     redrive: bool = False  # replayed from the DLQ: a parked set may be tried again
+    retry_failed: bool = False  # replayed with --include-permanent: a failed set may be too
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,16 @@ class SetProcessor:
         image_set = self._resolve(upload, info)
         bucket = self.settings.result_bucket or upload.bucket
         folder = result_folder(self.settings.result_prefix, image_set.subject)
-        if self._finished_before(bucket, folder, image_set.fingerprint):
+        if self._finished_before(bucket, folder, image_set.fingerprint, upload.retry_failed):
             logger.info("duplicate: set %s already has its outcome", image_set.fingerprint)
             return Report(Status.DUPLICATE, image_set.subject)
         claim = self._claims.acquire(
-            bucket, image_set.fingerprint, image_set.subject, holder=holder, redrive=upload.redrive
+            bucket,
+            image_set.fingerprint,
+            image_set.subject,
+            holder=holder,
+            redrive=upload.redrive,
+            retry_failed=upload.retry_failed,
         )
         if claim is None:
             return Report(Status.DUPLICATE, image_set.subject)
@@ -192,24 +198,12 @@ class SetProcessor:
         )
 
     def _manifest(self, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
-        if stored.size > MAX_MANIFEST_BYTES:
-            return PermanentError(
-                INVALID_MANIFEST,
-                f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}",
-            )
-        try:
-            data, _ = self._storage.read(
-                bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag
-            )
-        except (ObjectMissing, ConditionFailed) as exc:
-            raise TransientError(S3_ERROR, f"{stored.key} changed while read") from exc
-        try:
-            return parse_manifest(data)
-        except PermanentError as problem:
-            return problem
+        return read_manifest(self._storage, bucket, stored)
 
-    def _finished_before(self, bucket: str, folder: str, fingerprint: str) -> bool:
-        for name in (RESULT_DOCUMENT, ERROR_DOCUMENT):
+    def _finished_before(
+        self, bucket: str, folder: str, fingerprint: str, retry_failed: bool
+    ) -> bool:
+        for name in (RESULT_DOCUMENT,) if retry_failed else (RESULT_DOCUMENT, ERROR_DOCUMENT):
             stored = self._storage.head(bucket, folder + name)
             if stored and stored.metadata.get(FINGERPRINT_METADATA) == fingerprint:
                 return True

@@ -1,30 +1,47 @@
 """Replaying dead-letter messages whose sets can be retried (`face3d redrive`).
 
-The queue holds two shapes: our own failure envelopes (`face3d.failure/v1`), and the records
-Lambda's on-failure destination writes for events the function could not handle (the original
-event under `requestPayload`). Both are replayed as the S3 event that started them, marked as a
-redrive so that a parked set is taken up again.
+The queue holds our own failure envelopes (`face3d.failure/v1`) and the records Lambda's
+on-failure destination writes for events the function could not handle (the original event
+under `requestPayload`). A queue behind an SQS trigger (S3 → SQS or S3 → SNS → SQS) also
+dead-letters the original message bodies: an S3 notification, an SNS notification wrapping one,
+or an EventBridge "Object Created" event. Each is replayed as the S3 notification of the upload
+that started it, marked as a redrive, so that a parked set is taken up again.
+
+Messages that are not replayed (not retryable, not recognised, or a dry run) are made visible
+again when the run ends, so that the next reader of the queue sees them at once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from face3d.contract import FAILURE_SCHEMA
-from face3d.errors import LAMBDA_ERROR, SQS_ERROR, TransientError
+from face3d.errors import (
+    INVALID_CONFIGURATION,
+    LAMBDA_ERROR,
+    SQS_ERROR,
+    ConfigurationError,
+    Face3DError,
+    TransientError,
+)
 from face3d.function import aws
-from face3d.function.events import REDRIVE_MARKER, object_created_event
+from face3d.function.events import REDRIVE_MARKER, RETRY_FAILED_MARKER, object_created_event
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 Replay = Callable[[dict[str, Any]], None]
+# SQS's own limits: messages per receive, and entries per batch call.
+_BATCH = 10
+# How long a received message stays hidden while the run works on it.
+_WORKING_VISIBILITY_S = 300
 
 
 @dataclass
@@ -32,10 +49,13 @@ class RedriveSummary:
     replayed: int = 0
     not_retryable: int = 0
     unknown: int = 0
+    dry_run: bool = False
+    keys: list[str] = field(default_factory=list)  # the uploads replayed
 
     def line(self) -> str:
+        verb = "would replay" if self.dry_run else "replayed"
         return (
-            f"replayed {self.replayed} message(s); left {self.not_retryable} not retryable "
+            f"{verb} {self.replayed} message(s); left {self.not_retryable} not retryable "
             f"and {self.unknown} unrecognised on the queue"
         )
 
@@ -46,64 +66,188 @@ class Decision(StrEnum):
     UNKNOWN = "unknown"
 
 
-def decide(body: str) -> tuple[Decision, dict[str, Any] | None]:
-    """Whether to replay a message, and the event to replay."""
-    try:
-        message = json.loads(body)
-    except ValueError:
+def decide(body: str, *, include_permanent: bool = False) -> tuple[Decision, dict[str, Any] | None]:
+    """Whether to replay a message, and the event to replay.
+
+    `include_permanent` replays permanent failures too, marked so that the function tries their
+    sets again (after whatever judged them was fixed: the endpoint, the engine, a limit).
+    """
+    message = _json_object(body)
+    if message is None:
         return Decision.UNKNOWN, None
-    if not isinstance(message, dict):
-        return Decision.UNKNOWN, None
+    permanent = False
     if message.get("schema") == FAILURE_SCHEMA:
-        if not (message.get("error") or {}).get("retryable"):
+        permanent = not (message.get("error") or {}).get("retryable")
+        if permanent and not include_permanent:
             return Decision.NOT_RETRYABLE, None
         trigger = message.get("trigger") or {}
         if not isinstance(trigger.get("key"), str) or not isinstance(message.get("bucket"), str):
             return Decision.UNKNOWN, None
-        event = object_created_event(
+        event: dict[str, Any] | None = object_created_event(
             message["bucket"], trigger["key"], event_time=trigger.get("event_time") or ""
         )
     elif isinstance(message.get("requestPayload"), dict) and "requestContext" in message:
-        event = dict(message["requestPayload"])
+        event = upload_event(message["requestPayload"])
     else:
+        event = upload_event(message)
+    if event is None:
         return Decision.UNKNOWN, None
     event[REDRIVE_MARKER] = True
+    if permanent:
+        event[RETRY_FAILED_MARKER] = True
     return Decision.REPLAY, event
 
 
-def redrive(sqs: SQSClient, queue_url: str, replay: Replay, *, limit: int) -> RedriveSummary:
-    """Replay up to `limit` retryable messages, deleting each only after its replay succeeded.
+def upload_event(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The S3 notification that `payload` carries, in any shape the triggers deliver, or None."""
+    if payload.get("Type") == "Notification" and isinstance(payload.get("Message"), str):
+        inner = _json_object(payload["Message"])  # S3 → SNS → SQS
+        return None if inner is None else upload_event(inner)
+    records = payload.get("Records")
+    if isinstance(records, list) and records:
+        if all(isinstance(r, dict) and isinstance(r.get("s3"), dict) for r in records):
+            return {"Records": records}
+        # An SQS trigger's batch: the S3 notifications in its bodies.
+        bodies = [_json_object(r.get("body", "")) for r in records if isinstance(r, dict)]
+        inner_events = [upload_event(b) for b in bodies if b is not None]
+        found = [r for e in inner_events if e is not None for r in e["Records"]]
+        return {"Records": found} if found else None
+    if payload.get("source") == "aws.s3" and payload.get("detail-type") == "Object Created":
+        detail = payload.get("detail") or {}
+        bucket = (detail.get("bucket") or {}).get("name")
+        obj = detail.get("object") or {}
+        if not isinstance(bucket, str) or not isinstance(obj.get("key"), str):
+            return None
+        # EventBridge carries the key decoded: object_created_event encodes it as S3 does.
+        return object_created_event(
+            bucket,
+            obj["key"],
+            etag=str(obj.get("etag") or ""),
+            size=int(obj.get("size") or 0),
+            version_id=obj.get("version-id"),
+            event_time=str(payload.get("time") or ""),
+            region=str(payload.get("region") or "us-east-1"),
+        )
+    return None
 
-    Messages that are not retryable or not recognised stay on the queue, invisible for a while,
-    for a person to read.
+
+def redrive(
+    sqs: SQSClient,
+    queue_url: str,
+    replay: Replay,
+    *,
+    limit: int,
+    dry_run: bool = False,
+    include_permanent: bool = False,
+) -> RedriveSummary:
+    """Replay up to `limit` messages, deleting each only after its replay was accepted.
+
+    The others (and all of them in a `dry_run`) become visible again when this returns or
+    raises, so that a person or another run can read them straight away.
     """
-    summary = RedriveSummary()
-    seen = 0
-    while seen < limit:
-        try:
-            batch = sqs.receive_message(
+    summary = RedriveSummary(dry_run=dry_run)
+    kept: list[str] = []  # receipt handles of the messages left on the queue
+    seen: set[str] = set()
+    try:
+        while len(seen) < limit:
+            batch = _receive(sqs, queue_url, min(_BATCH, limit - len(seen)))
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen.add(message["MessageId"])
+                decision, event = decide(
+                    message.get("Body", ""), include_permanent=include_permanent
+                )
+                if event is None:
+                    kept.append(message["ReceiptHandle"])
+                    if decision is Decision.NOT_RETRYABLE:
+                        summary.not_retryable += 1
+                    else:
+                        summary.unknown += 1
+                    continue
+                summary.keys.extend(_keys(event))
+                if dry_run:
+                    kept.append(message["ReceiptHandle"])
+                else:
+                    try:
+                        replay(event)
+                    except BaseException:
+                        kept.append(message["ReceiptHandle"])
+                        raise
+                    _delete(sqs, queue_url, message["ReceiptHandle"])
+                summary.replayed += 1
+    finally:
+        _show_again(sqs, queue_url, kept)
+    return summary
+
+
+def _receive(sqs: SQSClient, queue_url: str, count: int) -> list[Any]:
+    try:
+        return list(
+            sqs.receive_message(
                 QueueUrl=queue_url,
-                MaxNumberOfMessages=min(10, limit - seen),
-                VisibilityTimeout=300,
+                MaxNumberOfMessages=count,
+                VisibilityTimeout=_WORKING_VISIBILITY_S,
                 WaitTimeSeconds=1,
             ).get("Messages", [])
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(SQS_ERROR, f"cannot read the queue: {exc}") from exc
-        if not batch:
-            break
-        for message in batch:
-            seen += 1
-            decision, event = decide(message.get("Body", ""))
-            if decision is Decision.NOT_RETRYABLE:
-                summary.not_retryable += 1
-                continue
-            if event is None:
-                summary.unknown += 1
-                continue
-            replay(event)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            summary.replayed += 1
-    return summary
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise _sqs_error("read the queue", exc) from exc
+
+
+def _delete(sqs: SQSClient, queue_url: str, receipt: str) -> None:
+    try:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+    except (ClientError, BotoCoreError) as exc:
+        raise _sqs_error("delete a replayed message", exc) from exc
+
+
+def _show_again(sqs: SQSClient, queue_url: str, receipts: list[str]) -> None:
+    """Visibility 0 for the messages left: the next receive-message shows them at once."""
+    for start in range(0, len(receipts), _BATCH):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": receipt, "VisibilityTimeout": 0}
+            for n, receipt in enumerate(receipts[start : start + _BATCH])
+        ]
+        try:
+            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
+        except (ClientError, BotoCoreError):
+            # They become visible by themselves once the working timeout passes.
+            continue
+
+
+def _keys(event: dict[str, Any]) -> list[str]:
+    return [
+        unquote_plus(str(r.get("s3", {}).get("object", {}).get("key", "")))
+        for r in event["Records"]
+    ]
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _sqs_error(action: str, exc: Exception) -> Face3DError:
+    problem = aws.configuration_problem(exc)
+    if problem is not None:
+        return problem
+    code = (
+        str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+    )
+    if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+        return ConfigurationError(INVALID_CONFIGURATION, "the dead-letter queue does not exist")
+    return TransientError(SQS_ERROR, f"cannot {action}: {code or type(exc).__name__}")
+
+
+def _code(exc: Exception) -> str:
+    return (
+        str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+    )
 
 
 def sqs_client(region: str | None = None) -> SQSClient:
@@ -111,9 +255,9 @@ def sqs_client(region: str | None = None) -> SQSClient:
     return client
 
 
-def lambda_replay(function_name: str) -> Replay:
+def lambda_replay(function_name: str, region: str | None = None) -> Replay:
     """Replays an event by invoking the function asynchronously, as S3 would."""
-    client = aws.client("lambda")
+    client = aws.client("lambda", region)
 
     def invoke(event: dict[str, Any]) -> None:
         try:
@@ -123,6 +267,14 @@ def lambda_replay(function_name: str) -> Replay:
                 Payload=json.dumps(event).encode(),
             )
         except (ClientError, BotoCoreError) as exc:
+            problem = aws.configuration_problem(exc)
+            if problem is not None:
+                raise problem from exc
+            code = _code(exc)
+            if code in ("ResourceNotFoundException", "AccessDeniedException"):
+                raise ConfigurationError(
+                    INVALID_CONFIGURATION, f"cannot invoke {function_name}: {code}"
+                ) from exc
             raise TransientError(LAMBDA_ERROR, f"cannot invoke {function_name}: {exc}") from exc
 
     return invoke

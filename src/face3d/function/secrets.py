@@ -13,6 +13,7 @@ from face3d.errors import (
     ConfigurationError,
     TransientError,
 )
+from face3d.function import aws
 
 # Secrets Manager answers these when the secret or our access to it is wrong: an operator must act.
 _CONFIGURATION_CODES = frozenset(
@@ -54,11 +55,16 @@ def fetch_credentials(
         ) from None  # the transform error quotes the secret's text
     except parameters.exceptions.GetParameterError as exc:
         raise _fetch_error(secret_id, exc) from exc
+    except BotoCoreError as exc:  # making the client: no region or profile
+        raise _fetch_error(secret_id, exc) from exc
     return _parse(secret_id, value)
 
 
 def _fetch_error(secret_id: str, exc: Exception) -> ConfigurationError | TransientError:
-    cause = exc.__cause__ or exc.__context__
+    cause = exc if isinstance(exc, BotoCoreError) else exc.__cause__ or exc.__context__
+    problem = None if cause is None else aws.configuration_problem(cause)
+    if problem is not None:  # no region or credentials: the caller's AWS setup
+        return problem
     if isinstance(cause, ClientError):
         code = cause.response.get("Error", {}).get("Code", "")
         if code in _CONFIGURATION_CODES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -43,6 +44,10 @@ class Storage:
     def connect(cls, region: str | None = None) -> Storage:
         return cls(aws.client("s3", region))
 
+    @property
+    def region(self) -> str:
+        return str(self._s3.meta.region_name)
+
     def head(self, bucket: str, key: str) -> StoredObject | None:
         try:
             answer = self._s3.head_object(Bucket=bucket, Key=key)
@@ -67,6 +72,23 @@ class Storage:
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error("list", prefix, exc) from exc
         return found
+
+    def list_tree(self, bucket: str, prefix: str) -> Iterator[list[StoredObject]]:
+        """Every object under `prefix`, sub-folders included, one page (up to 1000) at a time."""
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                yield [
+                    StoredObject(
+                        item["Key"],
+                        _etag(item["ETag"]),
+                        item["Size"],
+                        last_modified=item["LastModified"],
+                    )
+                    for item in page.get("Contents", [])
+                ]
+        except (ClientError, BotoCoreError) as exc:
+            raise _storage_error("list", prefix, exc) from exc
 
     def read(
         self, bucket: str, key: str, *, max_bytes: int, etag: str | None = None
@@ -164,6 +186,9 @@ def _code(exc: ClientError) -> str:
 
 
 def _storage_error(action: str, key: str, exc: Exception) -> Face3DError:
+    problem = aws.configuration_problem(exc)
+    if problem is not None:  # no region or credentials: the operator's setup, not S3
+        return problem
     if isinstance(exc, ClientError) and _code(exc) in _DENIED_CODES:
         # The function's role lacks a permission: an operator must act.
         return ConfigurationError(S3_ERROR, f"S3 {action} {key}: access denied")

@@ -1,10 +1,13 @@
 import base64
 import io
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +267,72 @@ def test_help_documents_the_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert word in text
     assert "--secret-id" in text
     assert "exit status" in text
+
+
+def test_output_onto_an_existing_file_is_refused_before_any_call(
+    api: responses.RequestsMock, front: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.add(responses.POST, ENDPOINT, json=success_payload())
+    existing = tmp_path / "face.obj"
+    existing.write_text("mine")
+    for output in (existing, existing / "deeper"):
+        assert main(["reconstruct", str(front), "-o", str(output)]) == 1
+        assert f"INVALID_INPUT: -o {output}: {existing} is a file" in capsys.readouterr().err
+    assert len(api.calls) == 0
+    assert existing.read_text() == "mine"
+
+
+def test_a_refused_connection_fails_at_once_with_a_clear_message(
+    front: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A loopback port that was just free: nothing listens there.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}/facepp/v1/3dface"
+
+    code = main(["reconstruct", str(front), "-o", str(tmp_path / "out"), "--endpoint", endpoint])
+
+    assert code == 4
+    err = capsys.readouterr().err
+    assert f"error: CONNECTION_ERROR: connection refused at 127.0.0.1:{port}" in err
+    attempts = [r.getMessage() for r in caplog.records if "3dface attempt" in r.getMessage()]
+    assert len(attempts) == 1  # not six
+    assert attempts[0].endswith("giving up")
+    assert not (tmp_path / "out").exists()
+
+
+def test_https_to_a_plain_http_server_says_so(
+    front: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+
+        def answer_in_plain_http() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        thread = threading.Thread(target=answer_in_plain_http, daemon=True)
+        thread.start()
+        endpoint = f"https://127.0.0.1:{port}/facepp/v1/3dface"
+        code = main(
+            ["reconstruct", str(front), "-o", str(tmp_path / "out"), "--endpoint", endpoint]
+        )
+        thread.join(timeout=10)
+
+    assert code == 3
+    assert f"TLS_ERROR: 127.0.0.1:{port} does not speak TLS" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"face3d {metadata.version('face3d-pipeline')}"

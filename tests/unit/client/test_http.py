@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -962,3 +963,24 @@ def test_reprs_hide_secret_and_bytes() -> None:
     assert repr(CREDENTIALS) == f"Credentials(api_key='{API_KEY}')"
     assert "data" not in repr(ImageInput(View.FRONT, data=FRONT))
     assert "front" in repr(ImageInput(View.FRONT, data=FRONT))
+
+
+@pytest.mark.parametrize(("retry_unreachable", "attempts"), [(True, MAX_ATTEMPTS), (False, 1)])
+def test_a_refused_connection_is_retried_unless_the_policy_says_not(
+    retry_unreachable: bool, attempts: int
+) -> None:
+    # A loopback port that was just free: nothing listens there.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=MAX_ATTEMPTS, retry_unreachable=retry_unreachable)
+    client = FaceppClient(f"http://127.0.0.1:{port}/3dface", retry=policy, sleep=sleeps.append)
+
+    with pytest.raises(TransientError) as caught:
+        client.reconstruct(CREDENTIALS, [ImageInput(View.FRONT, FRONT)])
+
+    assert caught.value.code == CONNECTION_ERROR
+    assert caught.value.attempts == attempts
+    assert len(sleeps) == attempts - 1
+    assert f"connection refused at 127.0.0.1:{port}" in caught.value.message

@@ -204,3 +204,22 @@ def test_retries_of_one_request_keep_counting() -> None:
 def test_a_taken_over_claim_survives_encoding() -> None:
     new = taken_over(_claim(ClaimState.RELEASED, attempts=1), holder="req-b", now=NOW + 1.5)
     assert decode_claim(new.encode()) == new
+
+
+def test_a_failed_set_is_taken_only_by_a_redrive_of_permanent_failures() -> None:
+    failed = _claim(ClaimState.FAILED, attempts=3)
+    for redrive in (False, True):
+        verdict = judge(failed, holder="req-b", now=NOW, stale_after=STALE_AFTER, redrive=redrive)
+        assert verdict is Verdict.FINISHED
+    forced = judge(
+        failed, holder="req-b", now=NOW, stale_after=STALE_AFTER, redrive=True, retry_failed=True
+    )
+    assert forced is Verdict.TAKE
+    assert taken_over(failed, holder="req-b", now=NOW).attempts == 1  # a fresh start
+    done = _claim(ClaimState.DONE)
+    assert (
+        judge(
+            done, holder="req-b", now=NOW, stale_after=STALE_AFTER, redrive=True, retry_failed=True
+        )
+        is Verdict.FINISHED
+    )

@@ -11,7 +11,7 @@ from moto import mock_aws
 from face3d.client.results import InputObject
 from face3d.contract import View
 from face3d.errors import error_for
-from face3d.function.events import REDRIVE_MARKER
+from face3d.function.events import REDRIVE_MARKER, RETRY_FAILED_MARKER, object_created_event
 from face3d.function.failures import build_failure
 from face3d.function.redrive import Decision, decide, redrive
 
@@ -113,7 +113,7 @@ def test_redrive_replays_retryable_messages_and_deletes_only_those(queue: tuple[
     assert left == 2
 
 
-def test_a_failed_replay_keeps_the_message(queue: tuple[Any, str]) -> None:
+def test_a_failed_replay_keeps_the_message_visible(queue: tuple[Any, str]) -> None:
     sqs, url = queue
     sqs.send_message(QueueUrl=url, MessageBody=envelope("INTERNAL_ERROR"))
 
@@ -122,10 +122,113 @@ def test_a_failed_replay_keeps_the_message(queue: tuple[Any, str]) -> None:
 
     with pytest.raises(RuntimeError):
         redrive(sqs, url, broken, limit=5)
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert len(received(sqs, url)) == 1
+
+
+def received(sqs: Any, url: str) -> list[str]:
+    """The bodies a receive-message right now returns (and hides for a minute)."""
+    bodies: list[str] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        if not batch:
+            return bodies
+        bodies.extend(message["Body"] for message in batch)
+
+
+def test_messages_not_replayed_are_visible_again_at_once(queue: tuple[Any, str]) -> None:
+    sqs, url = queue
+    kept = [envelope("NO_FACE_FOUND"), "garbage"]
+    for body in (*kept, envelope("INTERNAL_ERROR")):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    redrive(sqs, url, lambda event: None, limit=50)
+
+    assert sorted(received(sqs, url)) == sorted(kept)
+
+
+def test_a_dry_run_replays_and_deletes_nothing(queue: tuple[Any, str]) -> None:
+    sqs, url = queue
+    bodies = [envelope("INTERNAL_ERROR"), LAMBDA_FAILURE_RECORD, envelope("NO_FACE_FOUND")]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    replayed: list[dict[str, Any]] = []
+
+    summary = redrive(sqs, url, replayed.append, limit=50, dry_run=True)
+
+    assert replayed == []
+    assert (summary.replayed, summary.not_retryable) == (2, 1)
+    assert summary.line().startswith("would replay 2 message(s)")
+    assert sorted(summary.keys) == ["incoming/José 2.jpg", "incoming/ada.jpg"]
+    assert sorted(received(sqs, url)) == sorted(bodies)
+
+
+def test_include_permanent_replays_permanent_failures_marked_as_such(
+    queue: tuple[Any, str],
+) -> None:
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody=envelope("NO_FACE_FOUND"))
+    sqs.send_message(QueueUrl=url, MessageBody=envelope("INTERNAL_ERROR", "incoming/alan.jpg"))
+    replayed: list[dict[str, Any]] = []
+
+    summary = redrive(sqs, url, replayed.append, limit=50, include_permanent=True)
+
+    assert (summary.replayed, summary.not_retryable) == (2, 0)
+    marks = sorted(bool(event.get(RETRY_FAILED_MARKER)) for event in replayed)
+    assert marks == [False, True]
+    assert received(sqs, url) == []
+
+
+S3_RECORD = object_created_event(BUCKET, "incoming/grace/manifest.json", etag="abc", size=2)
+EVENTBRIDGE_EVENT = {
+    "version": "0",
+    "id": "17793124-05d4-b198-2fde-7ededc63b103",
+    "detail-type": "Object Created",
+    "source": "aws.s3",
+    "account": "123456789012",
+    "time": "2026-11-24T12:00:00Z",
+    "region": "us-east-1",
+    "resources": [f"arn:aws:s3:::{BUCKET}"],
+    "detail": {
+        "version": "0",
+        "bucket": {"name": BUCKET},
+        "object": {"key": "incoming/José 2.jpg", "size": 5, "etag": "e1", "sequencer": "1"},
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": "123456789012",
+        "reason": "PutObject",
+    },
+}
+SNS_NOTIFICATION = {
+    "Type": "Notification",
+    "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+    "TopicArn": "arn:aws:sns:us-east-1:123456789012:face3d-uploads",
+    "Message": json.dumps(S3_RECORD),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (json.dumps(S3_RECORD), "incoming/grace/manifest.json"),  # S3 → SQS trigger's DLQ
+        (json.dumps(SNS_NOTIFICATION), "incoming/grace/manifest.json"),  # S3 → SNS → SQS
+        (json.dumps(EVENTBRIDGE_EVENT), "incoming/José 2.jpg"),  # EventBridge → SQS
+        (
+            json.dumps({**json.loads(LAMBDA_FAILURE_RECORD), "requestPayload": EVENTBRIDGE_EVENT}),
+            "incoming/José 2.jpg",
+        ),  # an EventBridge-triggered invocation that failed
+    ],
+)
+def test_the_triggers_messages_replay_as_s3_notifications(body: str, key: str) -> None:
+    decision, event = decide(body)
+
+    assert decision is Decision.REPLAY
+    assert event is not None
+    assert event[REDRIVE_MARKER] is True
+    (record,) = event["Records"]
+    assert record["eventSource"] == "aws:s3"
+    assert record["s3"]["bucket"]["name"] == BUCKET
+    assert unquote_plus(record["s3"]["object"]["key"]) == key
 
 
 def test_limit_bounds_the_messages_read(queue: tuple[Any, str]) -> None:

@@ -1,0 +1,48 @@
+"""Reading a subject's image set from the bucket: one way, for processing and the inventory.
+
+`image_sets` decides what a set is from a listing (pure); this module fetches what it needs for
+that (the manifest) through the storage adapter, so that `face3d status` and `face3d backfill`
+compute exactly the fingerprint the function computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from face3d.errors import INVALID_MANIFEST, S3_ERROR, Face3DError, PermanentError, TransientError
+from face3d.function.image_sets import ImageSet, folder_set, single_image_set
+from face3d.function.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
+from face3d.function.objects import StoredObject
+from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
+
+
+def read_manifest(storage: Storage, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
+    """The manifest in `stored` (pinned to its ETag), or the permanent problem it has."""
+    if stored.size > MAX_MANIFEST_BYTES:
+        return PermanentError(
+            INVALID_MANIFEST,
+            f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}",
+        )
+    try:
+        data, _ = storage.read(bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag)
+    except (ObjectMissing, ConditionFailed) as exc:
+        raise TransientError(S3_ERROR, f"{stored.key} changed while read") from exc
+    try:
+        return parse_manifest(data)
+    except PermanentError as problem:
+        return problem
+
+
+def listed_set(
+    storage: Storage,
+    bucket: str,
+    subject: str,
+    closing: StoredObject,
+    folder_listing: Sequence[StoredObject] | None,
+) -> ImageSet:
+    """The set `closing` completes: a one-image set when `folder_listing` is None, else the
+    folder set of the manifest `closing` with the objects listed directly in its folder."""
+    if folder_listing is None:
+        return single_image_set(subject, bucket, closing)
+    manifest = read_manifest(storage, bucket, closing)
+    return folder_set(subject, bucket, closing, manifest, folder_listing)
