@@ -90,4 +90,5 @@ def build_result(
 
 
 def encode_document(document: Mapping[str, Any]) -> bytes:
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    # Strict JSON: a NaN or an Infinity that slipped through is a bug to raise, not to publish.
+    return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
