@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -205,3 +207,65 @@ def test_a_request_over_the_budget_tells_its_size_without_a_call(
     assert caught.value.request_bytes is not None
     assert caught.value.request_bytes > 1000
     assert len(api.calls) == 0
+
+
+# A response cut off halfway, by a real socket on loopback.
+
+
+class CuttingServer:
+    """Answers each request with headers promising a whole success, half of it, then closes."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(10)
+        self.port = self.listener.getsockname()[1]
+        self.served = 0
+        self.thread = threading.Thread(target=self._serve, args=(2,), daemon=True)
+        self.thread.start()
+
+    def _serve(self, requests_to_serve: int) -> None:
+        body = json.dumps(success_payload()).encode()
+        for _ in range(requests_to_serve):
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(10)
+                received = b""
+                while b"\r\n\r\n" not in received:
+                    received += connection.recv(65536)
+                head, _, rest = received.partition(b"\r\n\r\n")
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+                while len(rest) < length:
+                    rest += connection.recv(65536)
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body[: len(body) // 2]
+                )
+                self.served += 1
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+def test_a_response_cut_off_halfway_is_a_transient_connection_error() -> None:
+    server = CuttingServer()
+    client = FaceppClient(
+        f"http://127.0.0.1:{server.port}/facepp/v1/3dface",
+        retry=RetryPolicy(max_attempts=2, connect_timeout=5, read_timeout=5),
+        sleep=lambda _: None,
+    )
+    try:
+        with pytest.raises(Face3DError) as caught:
+            client.reconstruct(CREDENTIALS, front(), time_budget=30)
+    finally:
+        client.close()
+        server.close()
+
+    assert isinstance(caught.value, TransientError)
+    assert caught.value.code == "CONNECTION_ERROR"
+    assert caught.value.attempts == 2
+    assert server.served == 2
