@@ -233,6 +233,65 @@ def test_killed_before_the_answer_was_stored_is_the_one_window_paid_twice(
     assert consistent_result(pipeline, "ada") is not None
 
 
+# Defect 4: malformed successes.
+
+
+def huge_matrix_entry() -> str:
+    payload = success_payload()
+    payload["transfer_matrix"][0][0] = "__HUGE__"
+    return json.dumps(payload).replace('"__HUGE__"', "9" * 401)
+
+
+def deeply_nested() -> str:
+    return json.dumps(success_payload())[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+@pytest.mark.parametrize("body", [huge_matrix_entry, deeply_nested], ids=["401-digits", "deep"])
+def test_a_malformed_success_is_a_transient_bad_response_then_our_envelope(
+    pipeline: Pipeline, body: Any
+) -> None:
+    pipeline.api.post(ENDPOINT, body=body(), content_type="application/json")
+    event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+
+    for _ in (1, 2):
+        error = pipeline.fail(event, "req-1")
+        assert isinstance(error, TransientError)
+        assert error.code == "BAD_RESPONSE"
+    assert pipeline.invoke(event, "req-1") == {"failed": 1}
+
+    expect_failure(pipeline, subject="ada", code="BAD_RESPONSE", retryable=True, error_json=False)
+
+
+# Defect 9: strict JSON.
+
+
+def test_a_manifest_number_that_overflows_is_invalid_and_nothing_holds_infinity(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    event = pipeline.put("incoming/ada/manifest.json", b'{"metadata": {"x": 1e400}}')
+
+    assert pipeline.invoke(event) == {"failed": 1}
+
+    expect_failure(
+        pipeline, subject="ada", code="INVALID_MANIFEST", retryable=False, error_json=True
+    )
+    assert len(pipeline.api.calls) == 0
+    assert "Infinity" not in pipeline.read("results/ada/error.json").decode()
+
+
+def test_metadata_nested_990_deep_is_invalid_not_a_crash(pipeline: Pipeline) -> None:
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    data = b'{"metadata": {"a": ' + b"[" * 990 + b"]" * 990 + b"}}"
+
+    assert pipeline.invoke(pipeline.put("incoming/ada/manifest.json", data)) == {"failed": 1}
+
+    expect_failure(
+        pipeline, subject="ada", code="INVALID_MANIFEST", retryable=False, error_json=True
+    )
+
+
 # Defect 5: one failure record per set.
 
 
