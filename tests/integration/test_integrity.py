@@ -17,6 +17,7 @@ from tests import photos
 from tests.fakes import error_payload, success_payload
 from tests.integration.faults import Faults, Killed
 from tests.integration.harness import (
+    BUCKET,
     ENDPOINT,
     OUTPUT_FILES,
     Pipeline,
@@ -582,3 +583,30 @@ def test_a_kill_at_any_call_of_a_success_ends_in_one_consistent_result(
         paid = 2 if key is not None and key.endswith(".answer") else 1
         assert len(pipeline.api.calls) <= paid, (operation, key)
     assert pipeline.messages() == []
+
+
+def test_a_result_written_before_version_ids_is_replaced_whole(pipeline: Pipeline) -> None:
+    # What the function wrote before results were published by version: outputs without a
+    # fingerprint, and a result.json that lists no version ids.
+    for name in OUTPUT_FILES:
+        pipeline.s3.put_object(
+            Bucket=BUCKET, Key=f"results/ada/{name}", Body=b"old " + name.encode()
+        )
+    outputs = {
+        name: {"key": f"results/ada/{name}", "size": 1, "sha256": "0"} for name in OUTPUT_FILES
+    }
+    pipeline.s3.put_object(
+        Bucket=BUCKET,
+        Key="results/ada/result.json",
+        Body=json.dumps({"schema": "face3d.result/v1", "outputs": outputs}).encode(),
+        Metadata={"fingerprint": "0" * 64},
+    )
+    pipeline.api.post(ENDPOINT, json=success_payload(texture=False, mtl=False))
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    event = pipeline.put("incoming/ada/manifest.json", manifest({"texture": False, "mtl": False}))
+
+    assert pipeline.invoke(event) == {"succeeded": 1}
+
+    assert pipeline.results("ada") == ["face.obj", "result.json"]
+    assert consistent_result(pipeline, "ada") is not None
+    assert len(pipeline.versions("results/ada/face.mtl")) == 1  # hidden, its history kept

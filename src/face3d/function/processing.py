@@ -102,6 +102,7 @@ class _Attempt:
     started_at: datetime
     # Every output version this attempt wrote that no committed result.json lists yet.
     written: list[StoredObject] = field(default_factory=list)
+    answer_stored: bool = False  # the set's answer is stored beside its claim
 
 
 class SetProcessor:
@@ -255,12 +256,14 @@ class SetProcessor:
             stored = self._answers.load(to.bucket, to.fingerprint)
             if stored is not None:
                 logger.info("set %s: writing the stored answer, no call", to.fingerprint)
+                attempt.answer_stored = True
                 return stored, None
         started = time.monotonic()
         answer = self._call(attempt)
         api_seconds = time.monotonic() - started
         try:
             self._answers.save(to.bucket, to.fingerprint, answer)
+            attempt.answer_stored = True
         except Face3DError as err:
             # Writing the result may still work; if it does not, the retry pays again.
             logger.error("could not store the answer of set %s: %s", to.fingerprint, err)
@@ -328,7 +331,7 @@ class SetProcessor:
             started_at=attempt.started_at,
             finished_at=datetime.now(UTC),
         )
-        commit = self._publisher.commit_result(
+        commit, committed = self._publisher.commit_result(
             to,
             encode_document(document),
             attempt.written,
@@ -342,12 +345,10 @@ class SetProcessor:
             self._claims.settle(attempt.claim, ClaimState.DONE)
             return Report(Status.DUPLICATE, image_set.subject)
         attempt.written.clear()  # result.json lists them now
-        self._publisher.tidy(to, superseded=lambda: self._superseded(image_set))
+        current = None if committed is None else (committed, document)
+        self._publisher.tidy(to, superseded=lambda: self._superseded(image_set), current=current)
         self._claims.settle(attempt.claim, ClaimState.DONE)
-        try:
-            self._answers.forget(to.bucket, to.fingerprint)
-        except Face3DError as err:  # the lifecycle rule expires it anyway
-            logger.warning("could not delete the stored answer of %s: %s", to.fingerprint, err)
+        self._forget_answer(attempt)
         logger.info(
             "reconstructed set %s (request_id %s)",
             image_set.fingerprint,
@@ -449,7 +450,18 @@ class SetProcessor:
             attempt.image_set.closed_by.key,
         )
         self._claims.settle(attempt.claim, ClaimState.DONE)
+        self._forget_answer(attempt)
         return Report(Status.SUPERSEDED, attempt.image_set.subject)
+
+    def _forget_answer(self, attempt: _Attempt) -> None:
+        """A finished set's stored answer is of no more use: the model is not kept twice."""
+        if not attempt.answer_stored:
+            return
+        to = attempt.to
+        try:
+            self._answers.forget(to.bucket, to.fingerprint)
+        except Face3DError as err:  # the lifecycle rule expires it anyway
+            logger.warning("could not delete the stored answer of %s: %s", to.fingerprint, err)
 
     def _with_versions(self, image_set: ImageSet) -> list[InputObject]:
         """The set's inputs with version ids (a folder listing has none): HEAD the views."""

@@ -109,21 +109,22 @@ class Publisher:
         written: Iterable[StoredObject],
         *,
         superseded: Superseded,
-    ) -> Commit:
-        """Make `document` the current result.json unless the set is superseded."""
+    ) -> tuple[Commit, StoredObject | None]:
+        """Make `document` the current result.json unless the set is superseded; returns how
+        it went, and the result.json written."""
         key = to.key(RESULT_DOCUMENT)
         for _ in range(_COMMIT_TRIES):
             current = self._storage.head(to.bucket, key)
             if current is not None and _fingerprint(current) == to.fingerprint:
-                return self._committed_before(to, current, written)
+                return self._committed_before(to, current, written), current
             if superseded():
-                return Commit.LOST
+                return Commit.LOST, None
             try:
-                self._write_document(to, RESULT_DOCUMENT, document, current)
+                stored = self._write_document(to, RESULT_DOCUMENT, document, current)
             except ConditionFailed:
                 logger.info("result.json of %s changed while committing; reading it again", key)
                 continue
-            return Commit.DONE
+            return Commit.DONE, stored
         raise TransientError(S3_ERROR, f"{key} kept changing while the set was committed")
 
     def publish_error(self, to: Destination, document: bytes, *, superseded: Superseded) -> bool:
@@ -241,11 +242,12 @@ class Publisher:
                 fingerprint = self._fingerprint_of(to, entry, fingerprints)
                 if fingerprint == to.fingerprint:
                     deletions.append(entry)  # an earlier attempt of ours
-                elif ours and not self._live(to, fingerprint):
-                    if name in expected:
-                        deletions.append(entry)
-                    else:
-                        hide.append(entry.key)  # an older set's extra file: keep its history
+                elif not ours or self._live(to, fingerprint):
+                    continue  # not ours to judge, or still being written
+                elif name not in expected:
+                    hide.append(entry.key)  # an older set's extra file: keep its history
+                elif fingerprint is not None:  # a stray of a dead or finished set
+                    deletions.append(entry)
         clear_errors = ours and bool(listing.get(ERROR_DOCUMENT)) and not superseded()
         if ours and (deletions or hide or clear_errors):
             # The set must still be the current one, or the newer set's files are not strays.
@@ -277,8 +279,8 @@ class Publisher:
         return seen[entry.version_id]
 
     def _live(self, to: Destination, fingerprint: str | None) -> bool:
-        if fingerprint is None:  # not written by a set: not ours to delete
-            return True
+        if fingerprint is None:  # written before outputs carried one: no set is writing it
+            return False
         try:
             return self._claims.live(self._claims.peek(to.bucket, fingerprint))
         except Face3DError:
