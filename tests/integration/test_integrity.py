@@ -124,6 +124,38 @@ def test_an_older_set_whose_writes_come_late_never_replaces_the_newer_result(
     assert pipeline.results("ada") == ["face.obj", "result.json"]
 
 
+@pytest.mark.parametrize("newer_outcome", ["succeeded", "failed"])
+def test_an_older_failure_recorded_late_never_stands_beside_the_newer_outcome(
+    pipeline: Pipeline, faults: Faults, newer_outcome: str
+) -> None:
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    older = pipeline.put("incoming/ada/manifest.json", manifest({"views": {"front": "x.jpg"}}))
+    newer: list[dict[str, Any]] = []
+    pipeline.api.post(ENDPOINT, json=success_payload())
+
+    def newer_set() -> None:
+        document = {} if newer_outcome == "succeeded" else {"views": {"front": "y.jpg"}}
+        event = pipeline.put("incoming/ada/manifest.json", manifest(document))
+        newer.append(pipeline.invoke(event, "req-newer"))
+
+    # The older set's error.json is held back until the newer set has its outcome.
+    faults.delay("PutObject", "results/ada/error.json", newer_set)
+
+    # The older set did fail (its message went out first), but its error.json does not stand.
+    assert pipeline.invoke(older, "req-older") == {"failed": 1}
+
+    assert newer == [{newer_outcome: 1}]
+    messages = [m["body"]["error"]["message"] for m in pipeline.messages()]
+    assert len([m for m in messages if "x.jpg" in m]) == 1
+    names = pipeline.results("ada")
+    if newer_outcome == "succeeded":
+        assert names == RESULT_FILES  # no older error.json beside the newer result
+        assert consistent_result(pipeline, "ada") is not None
+    else:
+        assert names == ["error.json"]
+        assert "y.jpg" in pipeline.json("results/ada/error.json")["error"]["message"]
+
+
 # Defect 3: paid once.
 
 
@@ -183,7 +215,7 @@ def test_a_set_parked_after_its_answer_is_redriven_without_a_second_call(
 
 @pytest.mark.parametrize("retry", ["lambda-retry", "takeover"])
 def test_killed_after_the_answer_the_next_delivery_completes_without_a_call(
-    pipeline: Pipeline, faults: Faults, retry: str
+    pipeline: Pipeline, faults: Faults, capsys: pytest.CaptureFixture[str], retry: str
 ) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
@@ -199,6 +231,7 @@ def test_killed_after_the_answer_the_next_delivery_completes_without_a_call(
     assert pipeline.invoke(event, request_id) == {"succeeded": 1}
 
     assert len(pipeline.api.calls) == 1
+    assert '"AnswersReused":[1.0]' in capsys.readouterr().out  # the metric counts the saved call
     assert consistent_result(pipeline, "ada") is not None
     # The killed attempt's face.obj and face.mtl stay behind as older, noncurrent versions,
     # which no result.json lists (the lifecycle rule expires them).
