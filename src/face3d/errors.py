@@ -96,10 +96,17 @@ class ConfigurationError(Face3DError):
 
 
 class RequestEntityTooLargeError(PermanentError):
-    """The plain-text 413: our request budget was wrong. Callers shrink it and retry once."""
+    """The plain-text 413: our request budget was wrong. Callers shrink it and retry once.
 
-    def __init__(self, message: str = "", **kwargs: Any) -> None:
+    `request_bytes` is the size of the request refused (or not sent for being over the budget):
+    the retry is prepared within a quarter less than that, not than the budget.
+    """
+
+    def __init__(
+        self, message: str = "", *, request_bytes: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(REQUEST_ENTITY_TOO_LARGE, message, **kwargs)
+        self.request_bytes = request_bytes
 
 
 # Codes of the upstream API (facepp-3dface-api.txt).

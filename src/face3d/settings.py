@@ -116,8 +116,9 @@ class FunctionSettings(Settings):
     # A claim older than this was left by a dead invocation and may be taken over.
     function_timeout_s: int = Field(900, ge=3, le=900, alias="FUNCTION_TIMEOUT_S")
     max_async_retries: int = Field(2, ge=0, le=2, alias="MAX_ASYNC_RETRIES")
-    # Time kept back from the API call for writing results and failure records.
-    write_reserve_s: float = Field(10.0, ge=1, le=120, alias="WRITE_RESERVE_S")
+    # The least time kept back from the API call for writing results and failure records; the
+    # function adds a term per MB it will write (processing.WRITE_SECONDS_PER_MB).
+    write_reserve_s: float = Field(2.0, ge=0.5, le=120, alias="WRITE_RESERVE_S")
 
     @field_validator("input_prefix", "result_prefix")
     @classmethod

@@ -17,8 +17,9 @@ from moto import mock_aws
 from moto.s3.responses import S3Response
 
 from face3d.client.http import FaceppClient
-from face3d.function import handler
+from face3d.function import aws, handler
 from face3d.function.storage import Storage
+from tests.integration.faults import Faults, detach
 from tests.integration.harness import (
     API_KEY,
     API_SECRET,
@@ -31,6 +32,7 @@ from tests.integration.harness import (
     WriteSpy,
     clear_parameter_caches,
     fresh_secret_cache,
+    secrets_provider,
     shared_client,
 )
 
@@ -78,6 +80,28 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
         yield Pipeline(s3, sqs, secrets, queue_url, api, backoff=backoff)
     handler.install(None)
     clear_parameter_caches()
+
+
+@pytest.fixture
+def faults(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[Faults]:
+    """Faults in the function's own AWS calls (S3, SQS, Secrets Manager), and kills."""
+    injected = Faults()
+    hooked: list[Any] = []
+    real_client = aws.client
+
+    def client(service: str, region: str | None = None) -> Any:
+        built = real_client(service, region)
+        injected.attach(built)
+        hooked.append(built)
+        return built
+
+    monkeypatch.setattr(aws, "client", client)
+    secrets_client = secrets_provider().client
+    injected.attach(secrets_client)
+    hooked.append(secrets_client)
+    yield injected
+    for built in hooked:
+        detach(built)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
 import json
 import threading
@@ -31,7 +32,7 @@ REGION = "us-east-1"
 BUCKET = "face3d-pipeline-123456789012-us-east-1"
 SECRET_ID = "face3d/facepp"
 ENDPOINT = "https://facepp.test/facepp/v1/3dface"
-API_KEY, API_SECRET = "test-key", "test-secret-never-logged"
+API_KEY, API_SECRET = "test-api-key-7d1c0b", "test-secret-never-logged"
 EVENT_TIME = "2026-11-24T12:00:00.000Z"
 CLAIMS_PREFIX = "results/.claims/"
 OUTPUT_FILES = ("face.mtl", "face.obj", "tex.jpg")
@@ -67,8 +68,11 @@ class Pipeline:
         answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
         return s3_event(key, answer["ETag"].strip('"'), len(data), answer.get("VersionId"))
 
-    def invoke(self, event: dict[str, Any], request_id: str = "req-1") -> dict[str, Any]:
-        result: dict[str, Any] = handler.lambda_handler(event, LambdaContext(request_id))
+    def invoke(
+        self, event: dict[str, Any], request_id: str = "req-1", *, remaining_ms: int = 170_000
+    ) -> dict[str, Any]:
+        context = LambdaContext(request_id, remaining_ms=remaining_ms)
+        result: dict[str, Any] = handler.lambda_handler(event, context)
         return result
 
     def read(self, key: str) -> bytes:
@@ -94,7 +98,7 @@ class Pipeline:
 
     def claims(self) -> dict[str, dict[str, Any]]:
         """Every claim object, by key."""
-        return {key: self.json(key) for key in self.keys(CLAIMS_PREFIX)}
+        return {key: self.json(key) for key in self.keys(CLAIMS_PREFIX) if key.endswith(".json")}
 
     def only_claim(self) -> tuple[str, dict[str, Any]]:
         claims = self.claims()
@@ -189,7 +193,7 @@ def shared_client(service_name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 @functools.cache
-def _secrets_provider() -> SecretsProvider:
+def secrets_provider() -> SecretsProvider:
     """One Powertools secrets provider for the session: each one builds a boto3 session."""
     return SecretsProvider()
 
@@ -197,7 +201,7 @@ def _secrets_provider() -> SecretsProvider:
 def fresh_secret_cache() -> None:
     """Powertools' caches emptied, as in a new container, keeping the provider's client."""
     clear_parameter_caches()
-    provider = _secrets_provider()
+    provider = secrets_provider()
     clear_provider_cache: Callable[[], None] = provider.clear_cache
     clear_provider_cache()
     DEFAULT_PROVIDERS["secrets"] = provider
@@ -367,3 +371,30 @@ def expect_failure(
     else:
         assert "error.json" not in names
     return body
+
+
+def consistent_result(pipeline: Pipeline, subject: str) -> dict[str, Any] | None:
+    """The subject's current result.json, checked as a consumer and an operator rely on it
+    (DESIGN.md section 4): every output it lists reads back, by its version id, as exactly the
+    bytes it describes, and the latest objects of the folder are those very versions (an output
+    it does not list is absent). None when the subject has no result.json."""
+    folder = f"results/{subject}/"
+    names = pipeline.results(subject)
+    if "result.json" not in names:
+        assert not set(names) & set(OUTPUT_FILES), names
+        return None
+    document = pipeline.json(folder + "result.json")
+    outputs = document["outputs"]
+    for name, record in outputs.items():
+        assert record["key"] == folder + name
+        answer = pipeline.s3.get_object(
+            Bucket=BUCKET, Key=record["key"], VersionId=record["version_id"]
+        )
+        data = answer["Body"].read()
+        assert len(data) == record["size"], name
+        assert hashlib.sha256(data).hexdigest() == record["sha256"], name
+        latest = pipeline.head(record["key"])
+        assert latest["VersionId"] == record["version_id"], f"{name}: latest is another version"
+    unlisted = [name for name in OUTPUT_FILES if name not in outputs and name in names]
+    assert unlisted == [], f"latest objects result.json does not list: {unlisted}"
+    return document

@@ -235,6 +235,22 @@ def test_a_413_prepares_the_images_again_smaller_and_retries_once(
     assert pipeline.messages() == []
 
 
+def test_a_413_of_a_request_well_under_the_budget_is_retried_smaller_than_it(
+    pipeline: Pipeline,
+) -> None:
+    # Defect 10: with the default budget (about 2 MB) a 130 kB request was prepared again
+    # within 3/4 of the budget, and sent again unchanged.
+    pipeline.api.add_callback("POST", ENDPOINT, callback=ScriptedApi(TOO_LARGE, SUCCESS))
+
+    assert pipeline.invoke(pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())) == {
+        "succeeded": 1
+    }
+
+    first, second = pipeline.api.calls
+    assert body_size(first) < 1_000_000
+    assert body_size(second) <= body_size(first) * 3 // 4
+
+
 def test_a_second_413_is_permanent(pipeline: Pipeline) -> None:
     pipeline.api.add_callback("POST", ENDPOINT, callback=ScriptedApi(TOO_LARGE))
 
@@ -315,8 +331,9 @@ def test_a_transient_error_is_retried_inside_then_given_back(
 def test_too_little_time_left_gives_the_set_back_without_a_call(pipeline: Pipeline) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
-    # 11 s left, of which WRITE_RESERVE_S (10 s) is kept for writing: no attempt fits in 1 s.
-    context = LambdaContext("req-1", remaining_ms=11_000)
+    # 3.5 s left, of which over WRITE_RESERVE_S (2 s) is kept for writing: less than the 2 s
+    # an attempt needs at least (RetryPolicy.min_attempt_time) is left for the call.
+    context = LambdaContext("req-1", remaining_ms=3_500)
 
     with pytest.raises(TransientError) as caught:
         handler.lambda_handler(event, context)
@@ -358,7 +375,7 @@ def test_a_failed_write_halfway_is_given_back_and_the_retry_completes_the_set(
 
     assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
 
-    assert len(pipeline.api.calls) == 2
+    assert len(pipeline.api.calls) == 1  # paid once: the retry wrote the stored answer
     assert pipeline.results("ada") == RESULT_FILES
     document = pipeline.json("results/ada/result.json")
     for name, record in document["outputs"].items():

@@ -85,12 +85,13 @@ def test_result_json_describes_the_set(pipeline: Pipeline) -> None:
     assert is_timestamp(document["finished_at"])
     assert document["started_at"] <= document["finished_at"]
 
-    # Each output as stored: key, size and sha256 of the very bytes in the bucket.
+    # Each output as stored: key, version id, size and sha256 of the very bytes in the bucket.
     assert sorted(document["outputs"]) == sorted(OUTPUT_FILES)
     for name, record in document["outputs"].items():
         stored = pipeline.read(f"results/ada/{name}")
         assert record == {
             "key": f"results/ada/{name}",
+            "version_id": pipeline.head(f"results/ada/{name}")["VersionId"],
             "size": len(stored),
             "sha256": hashlib.sha256(stored).hexdigest(),
         }

@@ -108,8 +108,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         subject=args.subject or args.front.stem,
         reconstruction=outcome.reconstruction,
         inputs=inputs,
-        prepared=outcome.prepared,
-        output_keys={name: name for name in files},
+        prepared=[image.describe() for image in outcome.prepared],
+        outputs={name: (name, None) for name in files},
         fingerprint=set_fingerprint(
             (source.view.value, hashlib.sha256(source.data).hexdigest()) for source in sources
         ),

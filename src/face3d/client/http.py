@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 # Enough of a non-API response body (a proxy's HTML page) to tell what answered.
 _EXCERPT_CHARS = 200
+# What looks like base64 (image data quoted back) in an endpoint's text: 40 or more characters of
+# its alphabet, a JSON-escaped slash (\/) counting as one.
+_BASE64_RUN = re.compile(r"(?:[A-Za-z0-9+/]|\\/){40,}=*")
+# The API's error codes: CAPITALS_AND_UNDERSCORES.
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 _HEADERS = {"User-Agent": "face3d-pipeline", "Accept": "application/json"}
 
 
@@ -144,7 +150,8 @@ class FaceppClient:
         size = len(request.body or b"")
         if request_budget is not None and size > request_budget:
             raise RequestEntityTooLargeError(
-                f"request body of {size} bytes is over the budget of {request_budget}; not sent"
+                f"request body of {size} bytes is over the budget of {request_budget}; not sent",
+                request_bytes=size,
             )
         deadline = None if time_budget is None else self._clock() + time_budget
         if time_budget is not None and time_budget < self.retry.min_attempt_time:
@@ -154,9 +161,21 @@ class FaceppClient:
 
         def attempt_once() -> Reconstruction:
             response = self._send(request, deadline)
-            return _interpret(
-                response, views, texture=texture, mtl=mtl, secret=credentials.api_secret
-            )
+            try:
+                return _interpret(
+                    response, views, texture=texture, mtl=mtl, sent=size, credentials=credentials
+                )
+            except Face3DError:
+                raise
+            except Exception as exc:
+                # The boundary where answers are read: whatever a malformed answer makes the
+                # parser trip over (a number out of range, JSON nested absurdly deep) is an
+                # answer to retry, never a crash.
+                raise TransientError(
+                    BAD_RESPONSE,
+                    f"HTTP {response.status_code} answer could not be read: {type(exc).__name__}",
+                    http_status=response.status_code,
+                ) from exc
 
         return self._with_retries(attempt_once, views, deadline)
 
@@ -300,24 +319,36 @@ def _flag(value: bool) -> str:
 
 
 def _interpret(
-    response: requests.Response, views: list[View], *, texture: bool, mtl: bool, secret: str
+    response: requests.Response,
+    views: list[View],
+    *,
+    texture: bool,
+    mtl: bool,
+    sent: int,
+    credentials: Credentials,
 ) -> Reconstruction:
-    """The reconstruction in `response`, or the error it stands for, raised."""
+    """The reconstruction in `response`, or the error it stands for, raised.
+
+    `sent` is the size of the request body; the credentials are scrubbed from what is quoted.
+    """
     status = response.status_code
     payload = _json_object(response)
-    request_id = _request_id(payload)
+    request_id = _request_id(payload, credentials)
     if status == 413:  # plain text from the front end, whatever the body says
         raise RequestEntityTooLargeError(
-            "request entity too large", http_status=status, request_id=request_id
+            "request entity too large",
+            request_bytes=sent,
+            http_status=status,
+            request_id=request_id,
         )
     if payload is not None and isinstance(payload.get("error_message"), str):
-        raise _api_error(payload["error_message"], status, request_id)
+        raise _api_error(response, payload["error_message"], request_id, credentials)
     if not 200 <= status < 300:
-        raise _http_error(response, request_id, secret)
+        raise _http_error(response, request_id, credentials)
     if status != 200 or payload is None:
         raise TransientError(
             BAD_RESPONSE,
-            f"HTTP {status} without a JSON object: {_excerpt(response, secret)}",
+            f"HTTP {status} without a JSON object: {_excerpt(response.text, credentials)}",
             http_status=status,
         )
     try:
@@ -330,18 +361,33 @@ def _interpret(
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
         payload = response.json()
-    except ValueError:  # requests' JSONDecodeError, whichever json library it uses
+    except (ValueError, RecursionError):  # requests' JSONDecodeError; JSON nested too deeply
         return None
     return payload if isinstance(payload, dict) else None
 
 
-def _request_id(payload: dict[str, Any] | None) -> str | None:
+def _request_id(payload: dict[str, Any] | None, credentials: Credentials) -> str | None:
     request_id = None if payload is None else payload.get("request_id")
-    return request_id if isinstance(request_id, str) else None
+    return _excerpt(request_id, credentials) if isinstance(request_id, str) else None
 
 
-def _api_error(error_message: str, status: int, request_id: str | None) -> Face3DError:
+def _api_error(
+    response: requests.Response,
+    error_message: str,
+    request_id: str | None,
+    credentials: Credentials,
+) -> Face3DError:
+    status = response.status_code
     code, detail = parse_error_message(error_message)
+    if not _CODE.fullmatch(code):  # an endpoint's own text, not one of the API's codes
+        return error_for(
+            HTTP_ERROR,
+            f"HTTP {status} with an error_message that is no API code: "
+            + _excerpt(error_message, credentials),
+            http_status=status,
+            request_id=request_id,
+        )
+    detail = None if detail is None else _excerpt(detail, credentials)
     if code == AUTHORIZATION_ERROR:
         # The detail is a reason ("Denied by Admin"), not a parameter.
         return error_for(code, detail or "", http_status=status, request_id=request_id)
@@ -354,11 +400,13 @@ def _api_error(error_message: str, status: int, request_id: str | None) -> Face3
     )
 
 
-def _http_error(response: requests.Response, request_id: str | None, secret: str) -> Face3DError:
+def _http_error(
+    response: requests.Response, request_id: str | None, credentials: Credentials
+) -> Face3DError:
     """An answer without an API error message: a proxy, a load balancer or a wrong URL."""
     status = response.status_code
     if 300 <= status < 400:
-        location = response.headers.get("Location", "nowhere")
+        location = _excerpt(response.headers.get("Location", "nowhere"), credentials)
         return ConfigurationError(
             HTTP_ERROR,
             f"HTTP {status} redirect to {location}: set the endpoint to the final URL",
@@ -369,17 +417,24 @@ def _http_error(response: requests.Response, request_id: str | None, secret: str
     # error_for judges HTTP_ERROR by status: 5xx and 429 transient, other 4xx permanent.
     return error_for(
         code,
-        f"HTTP {status} without an API error: {_excerpt(response, secret)}",
+        f"HTTP {status} without an API error: {_excerpt(response.text, credentials)}",
         http_status=status,
         request_id=request_id,
     )
 
 
-def _excerpt(response: requests.Response, secret: str) -> str:
-    text = response.text
-    if secret:  # in case an endpoint echoes the form back
-        text = text.replace(secret, "[REDACTED]")
-    excerpt = " ".join(text[: _EXCERPT_CHARS * 2].split())[:_EXCERPT_CHARS]
+def _excerpt(text: str, credentials: Credentials) -> str:
+    """The start of an endpoint's text, cut, without the credentials or anything like base64.
+
+    Endpoints and gateways quote the request back in their error pages: the form's credentials,
+    and its images as base64. Both are removed before cutting, so that a cut cannot leave a
+    piece of either; lines are joined first, so that base64 wrapped at 76 columns is one run.
+    """
+    joined = " ".join(text[: _EXCERPT_CHARS * 40].split())
+    for value in (credentials.api_secret, credentials.api_key):
+        if value:
+            joined = joined.replace(value, "[REDACTED]")
+    excerpt = _BASE64_RUN.sub("[base64 removed]", joined)[:_EXCERPT_CHARS]
     return excerpt or "(empty body)"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from face3d.client.http import Credentials, FaceppClient, ImageInput
 from face3d.client.preparation import PreparationLimits, PreparedImage, SourceImage, prepare_images
@@ -40,9 +40,9 @@ def reconstruct_set(
 ) -> Outcome:
     """Prepare `sources` and reconstruct them, within `time_budget` seconds if given.
 
-    A 413 means our request budget was wrong: prepare again with a budget a quarter smaller and
-    retry once; a second 413 is final (DESIGN.md section 6). An `AUTHENTICATION_ERROR` gets one
-    retry with freshly fetched credentials.
+    A 413 means our request budget was wrong: prepare again within a quarter less than the
+    request that was refused, and retry once; a second 413 is final (DESIGN.md section 6). An
+    `AUTHENTICATION_ERROR` gets one retry with freshly fetched credentials.
     """
     limits = limits or PreparationLimits()
     started = clock()
@@ -64,13 +64,19 @@ def reconstruct_set(
                 request_budget=limits.request_budget,
             )
             return Outcome(prepared, reconstruction)
-        except RequestEntityTooLargeError:
-            if shrunk:
+        except RequestEntityTooLargeError as err:
+            # A quarter less than what was refused: a budget a quarter below the configured one
+            # can still hold a small request unchanged, which would be refused again.
+            refused = err.request_bytes or limits.request_budget
+            budget = min(limits.request_budget, refused) * 3 // 4
+            if shrunk or budget <= limits.reserved_bytes:
                 raise
             shrunk = True
-            limits = limits.shrunk()
+            limits = replace(limits, request_budget=budget)
             logger.warning(
-                "request entity too large; preparing again within %d bytes", limits.request_budget
+                "request entity of %d bytes too large; preparing again within %d bytes",
+                refused,
+                budget,
             )
             prepared = prepare_images(sources, limits)
         except Face3DError as err:

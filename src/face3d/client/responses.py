@@ -174,4 +174,9 @@ def _parse_matrix(value: object, view: View, bad: _Bad) -> tuple[float, ...]:
 
 def _is_finite_number(value: object) -> bool:
     # Python's json accepts NaN and Infinity; neither is a usable transform.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of 309 digits or more: no float holds it
+        return False

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from face3d.client.preparation import PreparedImage
 from face3d.client.responses import Reconstruction
 from face3d.contract import RESULT_SCHEMA, View
 
@@ -32,8 +31,13 @@ def set_fingerprint(parts: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def file_record(key: str, data: bytes) -> dict[str, Any]:
-    return {"key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+def file_record(key: str, data: bytes, version_id: str | None = None) -> dict[str, Any]:
+    """An output as result.json lists it; `version_id` where it was written to a versioned
+    bucket, so that a consumer reads exactly these bytes (GET with that VersionId)."""
+    record: dict[str, Any] = {"key": key}
+    if version_id is not None:
+        record["version_id"] = version_id
+    return {**record, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def timestamp(moment: datetime) -> str:
@@ -45,8 +49,8 @@ def build_result(
     subject: str,
     reconstruction: Reconstruction,
     inputs: Sequence[InputObject],
-    prepared: Sequence[PreparedImage],
-    output_keys: Mapping[str, str],
+    prepared: Sequence[Mapping[str, Any]],
+    outputs: Mapping[str, tuple[str, str | None]],
     fingerprint: str,
     endpoint: str,
     texture: bool,
@@ -57,11 +61,12 @@ def build_result(
 ) -> dict[str, Any]:
     """The `face3d.result/v1` document (DESIGN.md section 4).
 
-    `output_keys` maps each file name the reconstruction returned to where it was written.
+    `prepared` describes each view sent, in API order (`PreparedImage.describe()`); `outputs`
+    maps each file name the reconstruction returned to the key and version id it was written at.
     """
     files = reconstruction.files()
-    prepared_by_view = {image.view: image for image in prepared}
-    views = [image.view for image in prepared]
+    prepared_by_view = {View(image["view"]): image for image in prepared}
+    views = list(prepared_by_view)
     return {
         "schema": RESULT_SCHEMA,
         "subject": subject,
@@ -71,13 +76,16 @@ def build_result(
         "views": [view.value for view in views],
         "options": {"texture": texture, "mtl": mtl},
         "transfer_matrix": {view.value: reconstruction.matrix_rows(view) for view in views},
-        "outputs": {name: file_record(output_keys[name], data) for name, data in files.items()},
+        "outputs": {
+            name: file_record(outputs[name][0], data, outputs[name][1])
+            for name, data in files.items()
+        },
         "inputs": {
             source.view.value: {
                 "key": source.key,
                 "etag": source.etag,
                 "version_id": source.version_id,
-                **prepared_by_view[source.view].describe(),
+                **prepared_by_view[source.view],
             }
             for source in inputs
         },
@@ -90,4 +98,5 @@ def build_result(
 
 
 def encode_document(document: Mapping[str, Any]) -> bytes:
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    # Strict JSON: a NaN or an Infinity that slipped through is a bug to raise, not to publish.
+    return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()

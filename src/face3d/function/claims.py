@@ -42,17 +42,27 @@ class Claim:
     attempts: int
     holder: str  # the Lambda request id; Lambda's own retries of an invocation keep it
     updated_at: float  # epoch seconds
+    # The failure envelope once it was sent to the DLQ: a retry writes error.json from it and
+    # sends nothing more (one message per set).
+    report: dict[str, Any] | None = None
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        return json.dumps(asdict(self), sort_keys=True, allow_nan=False).encode()
 
     def with_state(self, state: ClaimState, now: float) -> Claim:
         return replace(self, state=state, updated_at=now)
+
+    def live(self, now: float, stale_after: float) -> bool:
+        """Whether an invocation may be working on the set right now."""
+        return self.state is ClaimState.HELD and now - self.updated_at <= stale_after
 
 
 def decode_claim(data: bytes) -> Claim:
     try:
         raw: dict[str, Any] = json.loads(data)
+        report = raw.get("report")
+        if report is not None and not isinstance(report, dict):
+            raise TypeError("report is not an object")
         return Claim(
             fingerprint=str(raw["fingerprint"]),
             subject=str(raw["subject"]),
@@ -60,8 +70,9 @@ def decode_claim(data: bytes) -> Claim:
             attempts=int(raw["attempts"]),
             holder=str(raw["holder"]),
             updated_at=float(raw["updated_at"]),
+            report=report,
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         # Only we write claims; a damaged one is retried rather than trusted.
         raise TransientError(S3_ERROR, "a claim object is damaged") from exc
 
@@ -105,12 +116,19 @@ def judge(
 def taken_over(existing: Claim, *, holder: str, now: float) -> Claim:
     """The claim an invocation writes when it takes `existing` over: one more attempt.
 
-    A parked or failed claim is being redriven: its attempts start again.
+    A parked or failed claim is being redriven: its attempts start again, and a new failure is
+    reported anew.
     """
-    redriven = existing.state in (ClaimState.PARKED, ClaimState.FAILED)
-    attempts = 1 if redriven else existing.attempts + 1
+    if existing.state in (ClaimState.PARKED, ClaimState.FAILED):
+        return replace(
+            existing, state=ClaimState.HELD, attempts=1, holder=holder, updated_at=now, report=None
+        )
     return replace(
-        existing, state=ClaimState.HELD, attempts=attempts, holder=holder, updated_at=now
+        existing,
+        state=ClaimState.HELD,
+        attempts=existing.attempts + 1,
+        holder=holder,
+        updated_at=now,
     )
 
 
@@ -122,6 +140,8 @@ class HeldClaim:
     key: str
     current: Claim
     etag: str
+    # Created by this invocation: no earlier attempt left an answer or outputs to find.
+    fresh: bool = False
 
 
 class ClaimStore:
@@ -155,9 +175,8 @@ class ClaimStore:
         now = self._clock()
         fresh = Claim(fingerprint, subject, ClaimState.HELD, 1, holder, now)
         try:
-            return HeldClaim(
-                bucket, key, fresh, self._write(bucket, key, fresh, if_none_match=True)
-            )
+            etag = self._write(bucket, key, fresh, if_none_match=True)
+            return HeldClaim(bucket, key, fresh, etag, fresh=True)
         except ConditionFailed:
             pass
         try:
@@ -184,6 +203,31 @@ class ClaimStore:
             return None
         logger.info("took over set %s, attempt %d", fingerprint, claim.attempts)
         return HeldClaim(bucket, key, claim, etag)
+
+    def peek(self, bucket: str, fingerprint: str) -> Claim | None:
+        """The set's claim as it is now, or None if there is none."""
+        key = claim_key(self._result_prefix, fingerprint)
+        try:
+            data, _ = self._storage.read(bucket, key, max_bytes=_MAX_CLAIM_BYTES)
+        except ObjectMissing:
+            return None
+        return decode_claim(data)
+
+    def live(self, claim: Claim | None) -> bool:
+        """Whether `claim`'s holder may still be working on its set."""
+        return claim is not None and claim.live(self._clock(), self._stale_after)
+
+    def record_report(self, held: HeldClaim, report: dict[str, Any]) -> bool:
+        """Record that `report` was sent to the DLQ; never raises. False if it was not recorded
+        (then a retry sends the message again: the one window of DESIGN.md section 6)."""
+        claim = replace(held.current, report=report, updated_at=self._clock())
+        try:
+            held.etag = self._write(held.bucket, held.key, claim, if_match=held.etag)
+        except (ConditionFailed, Face3DError) as err:
+            logger.warning("could not record that set %s was reported: %s", claim.fingerprint, err)
+            return False
+        held.current = claim
+        return True
 
     def settle(self, held: HeldClaim, state: ClaimState) -> None:
         """Move a held claim to `state`; never raises (the outcome is recorded elsewhere)."""
@@ -216,4 +260,4 @@ class ClaimStore:
             if_none_match=if_none_match,
             if_match=if_match,
             tags=CLAIM_TAG,
-        )
+        ).etag

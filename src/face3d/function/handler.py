@@ -104,7 +104,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # Powertools decodes only the first record's key; every record needs it.
         key = unquote_plus(record.s3.get_object.key)
         logger.set_correlation_id(work.describe(key).subject)
-        upload = Upload(record.s3.bucket.name, key, record.event_time, redrive, retry_failed)
+        upload = Upload(
+            record.s3.bucket.name,
+            key,
+            record.event_time,
+            redrive=redrive,
+            retry_failed=retry_failed,
+            etag=record.s3.get_object.etag,
+        )
         try:
             report = work.handle(
                 upload,
@@ -129,6 +136,8 @@ def _record(report: Report) -> None:
         metrics.add_metric(
             name="ImagesTransformed", unit=MetricUnit.Count, value=report.images_transformed
         )
+        if report.answer_reused:  # written from a stored answer: a paid call saved
+            metrics.add_metric(name="AnswersReused", unit=MetricUnit.Count, value=1)
     elif report.status is Status.FAILED:
         metrics.add_metric(name="SetsFailed", unit=MetricUnit.Count, value=1)
         with single_metric(

@@ -43,6 +43,17 @@ def single_image_set(
     return ImageSet(subject, bucket, image, {View.FRONT: image}, fingerprint, problem=problem)
 
 
+def unreadable_set(
+    subject: str, bucket: str, trigger: StoredObject, view: View | None, problem: Face3DError
+) -> ImageSet:
+    """The set an upload closes when its objects could not even be read (S3 refused): known by
+    the upload alone, so that its failure is recorded once. For a single image that is the set's
+    own fingerprint; a manifest stands for its folder set."""
+    views = {view: trigger} if view is not None else {}
+    fingerprint = set_fingerprint([(trigger.key, trigger.etag)])
+    return ImageSet(subject, bucket, trigger, views, fingerprint, problem=problem)
+
+
 def folder_set(
     subject: str,
     bucket: str,

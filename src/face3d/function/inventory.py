@@ -34,7 +34,7 @@ from face3d.function.layout import (
     view_of_file_name,
 )
 from face3d.function.objects import StoredObject
-from face3d.function.processing import FINGERPRINT_METADATA
+from face3d.function.publication import FINGERPRINT_METADATA
 from face3d.function.set_reader import listed_set
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 

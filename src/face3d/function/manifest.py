@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,6 +14,8 @@ from face3d.function.layout import IMAGE_EXTENSIONS, MANIFEST_NAME, split_extens
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
+# Arrays and objects inside one another, the manifest's own braces included.
+MAX_NESTING = 32
 
 
 class Manifest(BaseModel):
@@ -54,7 +57,9 @@ def parse_manifest(data: bytes) -> Manifest:
         raise _invalid(f"is {len(data)} bytes, more than {MAX_MANIFEST_BYTES}")
     try:
         document = (
-            json.loads(data.decode("utf-8"), parse_constant=_refuse) if data.strip() else None
+            json.loads(data.decode("utf-8"), parse_constant=_refuse, parse_float=_finite)
+            if data.strip()
+            else None
         )
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise _invalid(f"is not UTF-8 JSON: {exc}") from exc
@@ -62,6 +67,10 @@ def parse_manifest(data: bytes) -> Manifest:
         raise _invalid("is nested too deeply") from None
     if not isinstance(document, dict):
         raise _invalid("must be a JSON object ({} is valid)")
+    if _depth(document) > MAX_NESTING:
+        # What json.loads still reads can overflow the stack later, where the metadata is
+        # validated or written into result.json (from a deeper stack): refuse it here.
+        raise _invalid(f"is nested more than {MAX_NESTING} levels deep")
     try:
         manifest = Manifest.model_validate(document)
     except ValidationError as exc:
@@ -88,6 +97,27 @@ def _file_name_problem(name: str) -> str | None:
 def _refuse(constant: str) -> None:
     # NaN and Infinity are not JSON, and would make result.json invalid JSON.
     raise ValueError(f"{constant} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    # json reads 1e400 as inf without asking parse_constant: the same Infinity, by overflow.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
+
+
+def _depth(document: object) -> int:
+    """How deeply `document` nests arrays and objects, found without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _invalid(problem: str) -> PermanentError:

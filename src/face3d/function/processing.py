@@ -1,8 +1,9 @@
 """From one uploaded key to one terminal outcome per complete set (DESIGN.md sections 2 to 6).
 
 The orchestration between the handler and the adapters: decides whether a set is complete,
-claims it exactly once, reconstructs it, and writes either its result (with `result.json` last)
-or its failure record (`error.json` and a DLQ message).
+claims it exactly once, reconstructs it (or takes the answer a paid call already stored), and
+publishes either its result (`publication.py`: versioned outputs, then `result.json` by
+compare-and-swap) or its failure record (one DLQ message, then `error.json`).
 """
 
 from __future__ import annotations
@@ -10,23 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from face3d.client.http import FaceppClient
 from face3d.client.preparation import PreparationLimits, SourceImage
-from face3d.client.reconstruct import CredentialSource, Outcome, reconstruct_set
+from face3d.client.reconstruct import CredentialSource, reconstruct_set
 from face3d.client.results import InputObject, build_result, encode_document
-from face3d.contract import (
-    ERROR_DOCUMENT,
-    MTL_NAME,
-    OBJ_NAME,
-    OUTPUT_FILES,
-    RESULT_DOCUMENT,
-    TEXTURE_NAME,
-    View,
-)
+from face3d.contract import ERROR_DOCUMENT, RESULT_DOCUMENT, View
 from face3d.errors import (
     MISSING_VIEW,
     S3_ERROR,
@@ -35,10 +29,11 @@ from face3d.errors import (
     PermanentError,
     TransientError,
 )
+from face3d.function.answers import Answer, AnswerStore
 from face3d.function.claims import ClaimState, ClaimStore, HeldClaim
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.failures import build_failure
-from face3d.function.image_sets import ImageSet, folder_set, single_image_set
+from face3d.function.image_sets import ImageSet, folder_set, single_image_set, unreadable_set
 from face3d.function.layout import (
     InputKey,
     Role,
@@ -48,21 +43,19 @@ from face3d.function.layout import (
 )
 from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
+from face3d.function.publication import FINGERPRINT_METADATA, Commit, Destination, Publisher
 from face3d.function.set_reader import read_manifest
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPES = {
-    OBJ_NAME: "model/obj",
-    MTL_NAME: "model/mtl",
-    TEXTURE_NAME: "image/jpeg",
-    RESULT_DOCUMENT: "application/json",
-    ERROR_DOCUMENT: "application/json",
-}
-# Stored on result.json and error.json so that a HEAD tells which set they belong to.
-FINGERPRINT_METADATA = "fingerprint"
+# The time the writes after the call need, on top of the WRITE_RESERVE_S floor (which covers
+# their dozen S3 and SQS round trips): per MB written, the stored answer and the result files,
+# about twice the answer. Measured under moto: 12 ms per MB and 2 to 6 ms per call; S3 from
+# Lambda moves tens of MB a second. Over ten times that leaves room for slow answers and
+# botocore's retries.
+WRITE_SECONDS_PER_MB = 0.2
 
 
 class Status(StrEnum):
@@ -83,6 +76,7 @@ class Upload:
     event_time: str | None = None
     redrive: bool = False  # replayed from the DLQ: a parked set may be tried again
     retry_failed: bool = False  # replayed with --include-permanent: a failed set may be too
+    etag: str = ""  # the uploaded object's, as the event tells it
 
 
 @dataclass(frozen=True)
@@ -94,6 +88,7 @@ class Report:
     code: str | None = None
     api_seconds: float | None = None
     images_transformed: int = 0
+    answer_reused: bool = False  # written from a stored answer, without calling the API
 
 
 @dataclass
@@ -102,11 +97,13 @@ class _Attempt:
 
     upload: Upload
     image_set: ImageSet
-    bucket: str  # where results and failure records go
-    folder: str  # the subject's result folder
+    to: Destination
     claim: HeldClaim
     remaining: Callable[[], float]
     started_at: datetime
+    # Every output version this attempt wrote that no committed result.json lists yet.
+    written: list[StoredObject] = field(default_factory=list)
+    answer_stored: bool = False  # the set's answer is stored beside its claim
 
 
 class SetProcessor:
@@ -128,6 +125,8 @@ class SetProcessor:
         self._claims = ClaimStore(
             storage, settings.result_prefix, stale_after=settings.function_timeout_s, clock=clock
         )
+        self._answers = AnswerStore(storage, settings.result_prefix)
+        self._publisher = Publisher(storage, self._claims)
         self._limits = PreparationLimits(
             request_budget=settings.request_budget_bytes,
             max_input_bytes=settings.max_download_bytes,
@@ -150,11 +149,25 @@ class SetProcessor:
         if info.role is Role.FOLDER_VIEW:
             logger.info("%s waits for %smanifest.json", upload.key, self._folder(info.subject))
             return Report(Status.WAITING, info.subject)
-        image_set = self._resolve(upload, info)
         bucket = self.settings.result_bucket or upload.bucket
-        folder = result_folder(self.settings.result_prefix, image_set.subject)
-        if self._finished_before(bucket, folder, image_set.fingerprint, upload.retry_failed):
+        folder = result_folder(self.settings.result_prefix, info.subject)
+        try:
+            image_set = self._resolve(upload, info)
+            finished = self._finished_before(
+                bucket, folder, image_set.fingerprint, upload.retry_failed
+            )
+        except Face3DError as err:
+            # Steps before the claim fail the documented way too (DESIGN.md section 6): the set
+            # is known by its upload alone, so that its failure is still recorded once.
+            logger.warning("could not read the set of %s: %s", upload.key, err)
+            trigger = StoredObject(upload.key, upload.etag, 0)
+            image_set = unreadable_set(info.subject, upload.bucket, trigger, info.view, err)
+            finished = None
+        to = Destination(bucket, folder, image_set.fingerprint)
+        if finished is not None:
             logger.info("duplicate: set %s already has its outcome", image_set.fingerprint)
+            if finished == RESULT_DOCUMENT:  # and heals what an earlier attempt left behind
+                self._publisher.tidy(to, superseded=lambda: self._superseded(image_set))
             return Report(Status.DUPLICATE, image_set.subject)
         claim = self._claims.acquire(
             bucket,
@@ -166,7 +179,7 @@ class SetProcessor:
         )
         if claim is None:
             return Report(Status.DUPLICATE, image_set.subject)
-        attempt = _Attempt(upload, image_set, bucket, folder, claim, remaining, datetime.now(UTC))
+        attempt = _Attempt(upload, image_set, to, claim, remaining, datetime.now(UTC))
         return self._attempt(attempt)
 
     # Deciding what the set is.
@@ -201,53 +214,68 @@ class SetProcessor:
         return read_manifest(self._storage, bucket, stored)
 
     def _finished_before(
-        self, bucket: str, folder: str, fingerprint: str, retry_failed: bool
-    ) -> bool:
+        self, bucket: str, folder: str, fingerprint: str, retry_failed: bool = False
+    ) -> str | None:
+        """The document that already records the set's outcome, if one does (a redrive with
+        --include-permanent looks past an error.json)."""
         for name in (RESULT_DOCUMENT,) if retry_failed else (RESULT_DOCUMENT, ERROR_DOCUMENT):
             stored = self._storage.head(bucket, folder + name)
             if stored and stored.metadata.get(FINGERPRINT_METADATA) == fingerprint:
-                return True
-        return False
-
-    # Claiming it exactly once.
+                return name
+        return None
 
     # Reconstructing it, and recording the outcome.
 
     def _attempt(self, attempt: _Attempt) -> Report:
         try:
+            if attempt.claim.current.report is not None:
+                # The DLQ message went out before: only the rest of the record is missing.
+                return self._finish_failure(attempt, attempt.claim.current.report)
             if attempt.image_set.problem is not None:
                 raise attempt.image_set.problem
-            outcome, stored, api_seconds = self._reconstruct(attempt)
-            if self._superseded(attempt):
-                return self._supersede(attempt)
-            self._write_result(attempt, outcome, stored)
+            answer, api_seconds = self._answer(attempt)
+            return self._publish(attempt, answer, api_seconds)
         except Face3DError as err:
             return self._fail(attempt, err)
         except BaseException:
             # A bug or a crash: give the set back so that Lambda's retry can take it at once.
+            self._publisher.discard(attempt.to, attempt.written)
             self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise
-        self._claims.settle(attempt.claim, ClaimState.DONE)
-        logger.info(
-            "reconstructed set %s (request_id %s)",
-            attempt.image_set.fingerprint,
-            outcome.reconstruction.request_id,
-        )
-        return Report(
-            Status.SUCCEEDED,
-            attempt.image_set.subject,
-            api_seconds=api_seconds,
-            images_transformed=sum(1 for image in outcome.prepared if image.transformed),
-        )
 
-    def _reconstruct(self, attempt: _Attempt) -> tuple[Outcome, list[StoredObject], float]:
+    def _answer(self, attempt: _Attempt) -> tuple[Answer, float | None]:
+        """The set's answer: the one stored by an earlier attempt, or a new (paid) call's.
+
+        Paid once (DESIGN.md section 5): a new answer is stored before anything else is written.
+        """
+        to = attempt.to
+        if not attempt.claim.fresh:  # only an earlier attempt can have stored one
+            stored = self._answers.load(to.bucket, to.fingerprint)
+            if stored is not None:
+                logger.info("set %s: writing the stored answer, no call", to.fingerprint)
+                attempt.answer_stored = True
+                return stored, None
+        started = time.monotonic()
+        answer = self._call(attempt)
+        api_seconds = time.monotonic() - started
+        try:
+            self._answers.save(to.bucket, to.fingerprint, answer)
+            attempt.answer_stored = True
+        except Face3DError as err:
+            # Writing the result may still work; if it does not, the retry pays again.
+            logger.error("could not store the answer of set %s: %s", to.fingerprint, err)
+        return answer, api_seconds
+
+    def _call(self, attempt: _Attempt) -> Answer:
         sources, stored = [], []
         for view, obj in attempt.image_set.views.items():
             data, current = self._download(attempt.image_set.bucket, view, obj)
             sources.append(SourceImage(view, data, name=obj.key))
             stored.append(current)
-        budget = attempt.remaining() - self.settings.write_reserve_s
-        started = time.monotonic()
+        # Writes scale with what the answer holds, about as much as was sent (DESIGN.md
+        # section 6): a floor, plus a term per MB.
+        sent = min(sum(obj.size for obj in stored), self.settings.request_budget_bytes)
+        reserve = self.settings.write_reserve_s + WRITE_SECONDS_PER_MB * 2 * sent / 1e6
         outcome = reconstruct_set(
             self._client,
             self._credentials,
@@ -255,9 +283,18 @@ class SetProcessor:
             texture=attempt.image_set.manifest.texture,
             mtl=attempt.image_set.manifest.mtl,
             limits=self._limits,
-            time_budget=max(budget, 0.0),
+            time_budget=max(attempt.remaining() - reserve, 0.0),
         )
-        return outcome, stored, time.monotonic() - started
+        inputs = [
+            InputObject(view, obj.key, obj.etag, obj.version_id)
+            for view, obj in zip(attempt.image_set.views, stored, strict=True)
+        ]
+        return Answer(
+            outcome.reconstruction,
+            [image.describe() for image in outcome.prepared],
+            inputs,
+            sum(1 for image in outcome.prepared if image.transformed),
+        )
 
     def _download(self, bucket: str, view: View, obj: StoredObject) -> tuple[bytes, StoredObject]:
         try:
@@ -273,22 +310,16 @@ class SetProcessor:
                 err.code, err.message, param=f"image_base64_{view.number}", view=view
             ) from err
 
-    def _write_result(
-        self, attempt: _Attempt, outcome: Outcome, stored: list[StoredObject]
-    ) -> None:
-        image_set = attempt.image_set
-        files = outcome.reconstruction.files()
-        keys = {name: attempt.folder + name for name in files}
-        inputs = [
-            InputObject(view, obj.key, obj.etag, obj.version_id)
-            for view, obj in zip(image_set.views, stored, strict=True)
-        ]
+    def _publish(self, attempt: _Attempt, answer: Answer, api_seconds: float | None) -> Report:
+        """Write the outputs, then commit result.json; a superseded set's writes are undone."""
+        image_set, to = attempt.image_set, attempt.to
+        written = self._publisher.write_outputs(to, answer.reconstruction.files(), attempt.written)
         document = build_result(
             subject=image_set.subject,
-            reconstruction=outcome.reconstruction,
-            inputs=inputs,
-            prepared=outcome.prepared,
-            output_keys=keys,
+            reconstruction=answer.reconstruction,
+            inputs=answer.inputs,
+            prepared=answer.prepared,
+            outputs={name: (stored.key, stored.version_id) for name, stored in written.items()},
             fingerprint=image_set.fingerprint,
             endpoint=self.settings.endpoint,
             texture=image_set.manifest.texture,
@@ -297,68 +328,116 @@ class SetProcessor:
             started_at=attempt.started_at,
             finished_at=datetime.now(UTC),
         )
-        for name, data in files.items():
-            self._storage.write(attempt.bucket, keys[name], data, content_type=CONTENT_TYPES[name])
-        # Last: the commit marker consumers wait for.
-        self._write_document(attempt, RESULT_DOCUMENT, encode_document(document))
-        # Only now may an older result's extra files and an older failure go.
-        for name in [*(n for n in OUTPUT_FILES if n not in files), ERROR_DOCUMENT]:
-            self._storage.delete(attempt.bucket, attempt.folder + name)
-
-    def _write_document(self, attempt: _Attempt, name: str, data: bytes) -> None:
-        self._storage.write(
-            attempt.bucket,
-            attempt.folder + name,
-            data,
-            content_type=CONTENT_TYPES[name],
-            metadata={FINGERPRINT_METADATA: attempt.image_set.fingerprint},
+        commit, committed = self._publisher.commit_result(
+            to,
+            encode_document(document),
+            attempt.written,
+            superseded=lambda: self._superseded(image_set),
+        )
+        if commit is Commit.LOST:
+            self._publisher.discard(to, attempt.written)
+            return self._supersede(attempt)
+        if commit is Commit.ALREADY:  # an earlier attempt's result stands; ours were copies
+            self._publisher.discard(to, attempt.written)
+            self._claims.settle(attempt.claim, ClaimState.DONE)
+            return Report(Status.DUPLICATE, image_set.subject)
+        attempt.written.clear()  # result.json lists them now
+        current = None if committed is None else (committed, document)
+        self._publisher.tidy(to, superseded=lambda: self._superseded(image_set), current=current)
+        self._claims.settle(attempt.claim, ClaimState.DONE)
+        self._forget_answer(attempt)
+        logger.info(
+            "reconstructed set %s (request_id %s)",
+            image_set.fingerprint,
+            answer.reconstruction.request_id,
+        )
+        return Report(
+            Status.SUCCEEDED,
+            image_set.subject,
+            api_seconds=api_seconds,
+            images_transformed=answer.images_transformed,
+            answer_reused=api_seconds is None,
         )
 
     def _fail(self, attempt: _Attempt, err: Face3DError) -> Report:
         """Record `err` as the set's outcome, or raise it to give the set back to Lambda."""
+        image_set = attempt.image_set
+        self._publisher.discard(attempt.to, attempt.written)
+        attempt.written.clear()
+        if not attempt.claim.fresh:  # outputs an earlier, killed attempt may have left
+            self._publisher.tidy(attempt.to, superseded=lambda: self._superseded(image_set))
         last = attempt.claim.current.attempts >= self.settings.max_async_attempts
         if err.kind is Kind.TRANSIENT and not last:
             logger.warning(
                 "giving set %s back for a retry (attempt %d of %d): %s",
-                attempt.image_set.fingerprint,
+                image_set.fingerprint,
                 attempt.claim.current.attempts,
                 self.settings.max_async_attempts,
                 err,
             )
             self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise err
-        if self._superseded(attempt):
+        if self._superseded(image_set, quietly=True):
             return self._supersede(attempt)
         envelope = build_failure(
             error=err,
-            subject=attempt.image_set.subject,
+            subject=image_set.subject,
             bucket=attempt.upload.bucket,
-            inputs=self._with_versions(attempt.image_set),
-            fingerprint=attempt.image_set.fingerprint,
+            inputs=self._with_versions(image_set),
+            fingerprint=image_set.fingerprint,
             attempts=attempt.claim.current.attempts,
             trigger_key=attempt.upload.key,
             event_time=attempt.upload.event_time,
             failed_at=datetime.now(UTC),
         )
         try:
-            # The message first: error.json marks the set finished, so once it is written a
-            # retry would not publish what a failed publish lost.
             self._dead_letters.publish(envelope)
-            if err.kind is Kind.PERMANENT:
-                # The input is at fault: tell whoever reads the results, too.
-                self._write_document(attempt, ERROR_DOCUMENT, encode_document(envelope))
         except Face3DError:
+            # Raising keeps the event with Lambda: its retry, or its failure destination.
             self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise
-        terminal = ClaimState.FAILED if err.kind is Kind.PERMANENT else ClaimState.PARKED
-        self._claims.settle(attempt.claim, terminal)
-        logger.warning("set %s failed: %s", attempt.image_set.fingerprint, err)
-        return Report(Status.FAILED, attempt.image_set.subject, code=err.code)
+        # One message per set: recorded before anything else can fail.
+        self._claims.record_report(attempt.claim, envelope)
+        logger.warning("set %s failed: %s", image_set.fingerprint, err)
+        return self._finish_failure(attempt, envelope)
 
-    def _superseded(self, attempt: _Attempt) -> bool:
-        """Whether the upload that closed the set was replaced since: the newer set wins."""
-        closed_by = attempt.image_set.closed_by
-        current = self._storage.head(attempt.image_set.bucket, closed_by.key)
+    def _finish_failure(self, attempt: _Attempt, envelope: dict[str, Any]) -> Report:
+        """The rest of a failure record once its DLQ message is out: error.json where the input
+        is at fault (DESIGN.md section 6), and the claim's final state."""
+        error = envelope["error"]
+        if not error["retryable"]:
+            try:
+                self._publisher.publish_error(
+                    attempt.to,
+                    encode_document(envelope),
+                    superseded=lambda: self._superseded(attempt.image_set),
+                )
+            except Face3DError as err:
+                self._claims.settle(attempt.claim, ClaimState.RELEASED)
+                if attempt.claim.current.attempts < self.settings.max_async_attempts:
+                    raise  # Lambda's retry writes error.json from the recorded envelope
+                # Raising now would add Lambda's own record to the queue: the next delivery of
+                # the set finds the envelope in the claim and writes error.json.
+                logger.error("set %s: error.json not written: %s", attempt.to.fingerprint, err)
+                return Report(Status.FAILED, attempt.image_set.subject, code=error["code"])
+        terminal = ClaimState.PARKED if error["retryable"] else ClaimState.FAILED
+        self._claims.settle(attempt.claim, terminal)
+        return Report(Status.FAILED, attempt.image_set.subject, code=error["code"])
+
+    def _superseded(self, image_set: ImageSet, *, quietly: bool = False) -> bool:
+        """Whether the upload that closed the set was replaced since: the newer set wins.
+
+        `quietly`: a set that cannot even be checked (S3 refuses) is taken as current.
+        """
+        closed_by = image_set.closed_by
+        if not closed_by.etag:  # known from an event without an ETag: nothing to compare
+            return False
+        try:
+            current = self._storage.head(image_set.bucket, closed_by.key)
+        except Face3DError:
+            if quietly:
+                return False
+            raise
         return (current.etag if current else "") != closed_by.etag
 
     def _supersede(self, attempt: _Attempt) -> Report:
@@ -368,14 +447,28 @@ class SetProcessor:
             attempt.image_set.closed_by.key,
         )
         self._claims.settle(attempt.claim, ClaimState.DONE)
+        self._forget_answer(attempt)
         return Report(Status.SUPERSEDED, attempt.image_set.subject)
+
+    def _forget_answer(self, attempt: _Attempt) -> None:
+        """A finished set's stored answer is of no more use: the model is not kept twice."""
+        if not attempt.answer_stored:
+            return
+        to = attempt.to
+        try:
+            self._answers.forget(to.bucket, to.fingerprint)
+        except Face3DError as err:  # the lifecycle rule expires it anyway
+            logger.warning("could not delete the stored answer of %s: %s", to.fingerprint, err)
 
     def _with_versions(self, image_set: ImageSet) -> list[InputObject]:
         """The set's inputs with version ids (a folder listing has none): HEAD the views."""
         inputs = []
         for source in image_set.inputs():
             if source.version_id is None:
-                current = self._storage.head(image_set.bucket, source.key)
+                try:
+                    current = self._storage.head(image_set.bucket, source.key)
+                except Face3DError:  # the failure is reported all the same
+                    current = None
                 if current is not None and current.etag == source.etag:
                     source = InputObject(source.view, source.key, source.etag, current.version_id)
             inputs.append(source)

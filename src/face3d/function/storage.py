@@ -1,8 +1,9 @@
-"""The S3 adapter: reads inputs, writes results and claims, with conditional writes."""
+"""The S3 adapter: reads inputs, writes results and claims; conditional writes, by version."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -36,6 +37,16 @@ class ObjectMissing(Exception):
     """The object is not there (any more)."""
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One entry of a versioned listing: a version of an object, or a delete marker."""
+
+    key: str
+    version_id: str
+    latest: bool
+    delete_marker: bool = False
+
+
 class Storage:
     def __init__(self, s3: S3Client) -> None:
         self._s3 = s3
@@ -48,9 +59,11 @@ class Storage:
     def region(self) -> str:
         return str(self._s3.meta.region_name)
 
-    def head(self, bucket: str, key: str) -> StoredObject | None:
+    def head(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None:
+        """The object (its latest version, or `version_id`), or None if there is none."""
+        extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
-            answer = self._s3.head_object(Bucket=bucket, Key=key)
+            answer = self._s3.head_object(Bucket=bucket, Key=key, **extra)
         except ClientError as exc:
             if _code(exc) in _MISSING_CODES:
                 return None
@@ -90,8 +103,32 @@ class Storage:
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error("list", prefix, exc) from exc
 
+    def list_versions(self, bucket: str, prefix: str) -> list[ObjectVersion]:
+        """Every version and delete marker under `prefix`; each key's versions newest first."""
+        found: list[ObjectVersion] = []
+        try:
+            pages = self._s3.get_paginator("list_object_versions").paginate(
+                Bucket=bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Versions", []):
+                    found.append(ObjectVersion(item["Key"], item["VersionId"], item["IsLatest"]))
+                for marker in page.get("DeleteMarkers", []):
+                    found.append(
+                        ObjectVersion(marker["Key"], marker["VersionId"], marker["IsLatest"], True)
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            raise _storage_error("list versions", prefix, exc) from exc
+        return found
+
     def read(
-        self, bucket: str, key: str, *, max_bytes: int, etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        max_bytes: int,
+        etag: str | None = None,
+        version_id: str | None = None,
     ) -> tuple[bytes, StoredObject]:
         """The object's bytes; `etag` pins the version that was fingerprinted.
 
@@ -99,6 +136,8 @@ class Storage:
         without downloading if it is over `max_bytes`.
         """
         extra: dict[str, Any] = {"IfMatch": f'"{etag}"'} if etag else {}
+        if version_id:
+            extra["VersionId"] = version_id
         try:
             answer = self._s3.get_object(Bucket=bucket, Key=key, **extra)
             stored = _stored(key, answer)
@@ -114,7 +153,7 @@ class Storage:
                 body.close()
         except ClientError as exc:
             code = _code(exc)
-            if code in _MISSING_CODES:
+            if code in _MISSING_CODES or code == "NoSuchVersion":
                 raise ObjectMissing(key) from exc
             if code in _CONDITION_CODES:
                 raise ConditionFailed(key) from exc
@@ -134,8 +173,11 @@ class Storage:
         if_none_match: bool = False,
         if_match: str | None = None,
         tags: dict[str, str] | None = None,
-    ) -> str:
-        """Write `data`; returns the new ETag. Conditional writes raise `ConditionFailed`."""
+    ) -> StoredObject:
+        """Write `data`; returns what was written, with its ETag and version id.
+
+        Conditional writes raise `ConditionFailed`.
+        """
         extra: dict[str, Any] = {}
         if tags:
             extra["Tagging"] = urlencode(tags)
@@ -158,11 +200,16 @@ class Storage:
             raise _storage_error("write", key, exc) from exc
         except BotoCoreError as exc:
             raise _storage_error("write", key, exc) from exc
-        return _etag(answer["ETag"])
+        return StoredObject(
+            key, _etag(answer["ETag"]), len(data), answer.get("VersionId"), dict(metadata or {})
+        )
 
-    def delete(self, bucket: str, key: str) -> None:
+    def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        """Delete `key`: with `version_id`, that version for good (a version that is gone
+        already is no error); without, hide it behind a delete marker (a versioned bucket)."""
+        extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
-            self._s3.delete_object(Bucket=bucket, Key=key)
+            self._s3.delete_object(Bucket=bucket, Key=key, **extra)
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error("delete", key, exc) from exc
 

@@ -223,3 +223,51 @@ def test_a_failed_set_is_taken_only_by_a_redrive_of_permanent_failures() -> None
         )
         is Verdict.FINISHED
     )
+
+
+# --- the failure report a claim carries (one DLQ message per set) ----------------------------
+
+REPORT = {"schema": "face3d.failure/v1", "error": {"code": "NO_FACE_FOUND", "retryable": False}}
+
+
+def test_a_claim_carries_the_report_it_sent() -> None:
+    claim = replace(_claim(), report=REPORT)
+    assert decode_claim(claim.encode()).report == REPORT
+
+
+def test_a_claim_written_before_reports_existed_has_none() -> None:
+    raw = json.loads(_claim().encode())
+    del raw["report"]
+    assert decode_claim(json.dumps(raw).encode()).report is None
+
+
+def test_a_report_that_is_no_object_is_a_damaged_claim() -> None:
+    raw = json.loads(_claim().encode())
+    raw["report"] = ["not", "an", "object"]
+    with pytest.raises(TransientError):
+        decode_claim(json.dumps(raw).encode())
+
+
+def test_a_retry_keeps_the_report_and_a_redrive_starts_afresh() -> None:
+    released = replace(_claim(ClaimState.RELEASED, attempts=2), report=REPORT)
+    assert taken_over(released, holder="req-b", now=NOW).report == REPORT
+    parked = replace(_claim(ClaimState.PARKED, attempts=3), report=REPORT)
+    redriven = taken_over(parked, holder="req-c", now=NOW)
+    assert (redriven.report, redriven.attempts) == (None, 1)
+
+
+@pytest.mark.parametrize(
+    ("state", "age", "live"),
+    [
+        (ClaimState.HELD, 0.0, True),
+        (ClaimState.HELD, STALE_AFTER, True),
+        (ClaimState.HELD, STALE_AFTER + 1, False),
+        (ClaimState.RELEASED, 0.0, False),
+        (ClaimState.DONE, 0.0, False),
+        (ClaimState.PARKED, 0.0, False),
+    ],
+)
+def test_only_a_held_claim_younger_than_the_timeout_is_live(
+    state: ClaimState, age: float, live: bool
+) -> None:
+    assert _claim(state, updated_at=NOW - age).live(NOW, STALE_AFTER) is live

@@ -263,3 +263,27 @@ def test_two_views_may_not_name_one_file() -> None:
         parse_manifest(b'{"views": {"front": "a.jpg", "left": "a.jpg"}}')
     assert caught.value.code == INVALID_MANIFEST
     assert "different file" in caught.value.message
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1E+999", "123456789e999"])
+def test_a_number_that_overflows_to_infinity_is_refused(number: str) -> None:
+    # Defect 9: json reads 1e400 as inf without calling parse_constant; result.json would then
+    # hold Infinity, which strict parsers refuse.
+    err = _refused(f'{{"metadata": {{"x": {number}}}}}'.encode())
+    assert "out of range" in err.message
+
+
+@pytest.mark.parametrize("depth", [100, 990, 2000])
+def test_metadata_nested_deeply_but_within_the_parser_is_refused_without_a_crash(
+    depth: int,
+) -> None:
+    # Defect 9: ~990 levels pass json.loads but overflow the stack later (json.dumps of the
+    # metadata, on Python 3.11): refused as INVALID_MANIFEST, not a RecursionError.
+    data = b'{"metadata": {"a": ' + b"[" * depth + b"]" * depth + b"}}"
+    err = _refused(data)
+    assert "nested" in err.message
+
+
+def test_metadata_nested_a_little_is_accepted() -> None:
+    document = {"metadata": {"a": {"b": {"c": [[1, 2], {"d": None}]}}}}
+    assert _parse(document).metadata == document["metadata"]
