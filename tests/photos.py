@@ -113,6 +113,16 @@ def as_gif(jpeg: bytes) -> bytes:
 
 
 @cache
+def as_tiff(jpeg: bytes) -> bytes:
+    return encode(decode(jpeg), "TIFF")
+
+
+@cache
+def as_bmp(jpeg: bytes) -> bytes:
+    return encode(decode(jpeg), "BMP")
+
+
+@cache
 def as_mpo(jpeg: bytes) -> bytes:
     """A phone-style MPO: the photo, then a second frame (here its mirror image)."""
     photo = decode(jpeg)
