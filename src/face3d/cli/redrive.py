@@ -8,11 +8,12 @@ from face3d.settings import Settings
 
 REDRIVE_DESCRIPTION = """\
 Replay the dead-letter queue's retryable messages: failure envelopes with "retryable": true
-(configuration errors once fixed, sets whose retries ran out) and the records Lambda's
-on-failure destination wrote for events the function could not handle. Each is replayed by
-invoking the function asynchronously with the set's S3 event, marked as a redrive, and deleted
+(configuration errors once fixed, sets whose retries ran out), and events the function could
+not handle: Lambda's on-failure records, and the S3 notifications, SNS envelopes and EventBridge
+events that the upload queue or the EventBridge rule gave up on. Each is replayed by invoking
+the function asynchronously with the event that started it, marked as a redrive, and deleted
 from the queue once the invocation was accepted. Messages that are not retryable (the input is
-at fault: fix it and upload again) stay on the queue.
+at fault: fix it and upload again) or name no upload stay on the queue.
 """
 
 

@@ -1,9 +1,11 @@
 """Replaying dead-letter messages whose sets can be retried (`face3d redrive`).
 
-The queue holds two shapes: our own failure envelopes (`face3d.failure/v1`), and the records
-Lambda's on-failure destination writes for events the function could not handle (the original
-event under `requestPayload`). Both are replayed as the S3 event that started them, marked as a
-redrive so that a parked set is taken up again.
+The queue holds our own failure envelopes (`face3d.failure/v1`), and events the function could
+not handle, in the shape that put them there: the records Lambda's on-failure destination writes
+(the original event under `requestPayload`: an S3 notification or an EventBridge event), and the
+bare event itself when the EventBridge rule could not deliver it or the upload queue gave up on a
+message (an S3 notification, an EventBridge event or an SNS envelope). Each is replayed as an
+event the function reads (events.py), marked as a redrive so that a parked set is taken up again.
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from face3d.contract import FAILURE_SCHEMA
 from face3d.errors import LAMBDA_ERROR, SQS_ERROR, TransientError
 from face3d.function import aws
-from face3d.function.events import REDRIVE_MARKER, object_created_event
+from face3d.function.events import (
+    REDRIVE_MARKER,
+    has_uploads,
+    object_created_event,
+    read_event,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 Replay = Callable[[dict[str, Any]], None]
+_EPOCH = "1970-01-01T00:00:00.000Z"
 
 
 @dataclass
@@ -60,15 +68,16 @@ def decide(body: str) -> tuple[Decision, dict[str, Any] | None]:
         trigger = message.get("trigger") or {}
         if not isinstance(trigger.get("key"), str) or not isinstance(message.get("bucket"), str):
             return Decision.UNKNOWN, None
-        event = object_created_event(
-            message["bucket"], trigger["key"], event_time=trigger.get("event_time") or ""
-        )
+        event_time = trigger.get("event_time") or message.get("failed_at") or _EPOCH
+        event = object_created_event(message["bucket"], trigger["key"], event_time=event_time)
     elif isinstance(message.get("requestPayload"), dict) and "requestContext" in message:
         event = dict(message["requestPayload"])
     else:
+        event = message
+    # Replayed only if the function would find an upload in it: anything else stays for a person.
+    if not has_uploads(read_event(event, input_bucket=None)):
         return Decision.UNKNOWN, None
-    event[REDRIVE_MARKER] = True
-    return Decision.REPLAY, event
+    return Decision.REPLAY, {**event, REDRIVE_MARKER: True}
 
 
 def redrive(sqs: SQSClient, queue_url: str, replay: Replay, *, limit: int) -> RedriveSummary:
