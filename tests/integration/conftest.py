@@ -46,6 +46,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "FACEPP_SECRET_ID": SECRET_ID,
         "FACEPP_ENDPOINT": ENDPOINT,
+        "INPUT_BUCKET": BUCKET,  # as the template sets it: events for other buckets are ignored
         "FUNCTION_TIMEOUT_S": "180",
         "MAX_ASYNC_RETRIES": "2",
         "MAX_ATTEMPTS": "2",
