@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import moto.s3.models
 import pytest
 import responses
 from moto import mock_aws
@@ -28,6 +29,7 @@ from tests.integration.harness import (
     SECRET_ID,
     Pipeline,
     ReadSpy,
+    S3Clock,
     WriteSpy,
     clear_parameter_caches,
     fresh_secret_cache,
@@ -139,3 +141,11 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> ReadSpy:
 
     monkeypatch.setattr(Storage, "read", read)
     return spy
+
+
+@pytest.fixture
+def s3_clock(monkeypatch: pytest.MonkeyPatch) -> S3Clock:
+    """The time moto's S3 stamps objects with (LastModified), moved on only by the test."""
+    clock = S3Clock()
+    monkeypatch.setattr(moto.s3.models, "utcnow", clock.now)
+    return clock

@@ -374,6 +374,19 @@ class WriteSpy:
 
 
 @dataclass
+class S3Clock:
+    """A clock for moto's S3: LastModified is kept to the second, as S3 keeps it."""
+
+    moment: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 12, 0, 0))
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def tick(self, seconds: float = 1) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@dataclass
 class ReadSpy:
     """The keys the pipeline read from S3 (bodies, not HEADs or listings)."""
 

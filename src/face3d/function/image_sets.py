@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from face3d.client.results import InputObject, set_fingerprint
 from face3d.contract import View, in_api_order
@@ -129,3 +130,31 @@ def _views(
 
 def _in_order(views: dict[View, StoredObject]) -> dict[View, StoredObject]:
     return {view: views[view] for view in in_api_order(views)}
+
+
+def superseded(closed_by: StoredObject, closers: Sequence[StoredObject]) -> bool:
+    """Whether a newer complete set of the subject replaced the one `closed_by` completed.
+
+    `closers` are the uploads that complete a set of the subject now: its single images
+    (`incoming/grace.jpg`) and its folder's manifest (`incoming/grace/manifest.json`), which
+    all name the same subject and share one result folder (DESIGN.md section 2). The set is
+    superseded if its own upload was replaced or removed since it was read, or if another
+    closer is newer: the newest complete set wins, and the older one writes nothing. S3 keeps
+    times to the second; a tie goes to the key that sorts last (the folder's manifest before the
+    single image), so that every invocation judging the same uploads agrees. A set whose upload
+    was already gone when it was read (no ETag) is not superseded: its failure says it is gone.
+    """
+    current = next((obj for obj in closers if obj.key == closed_by.key), None)
+    if (current.etag if current else "") != closed_by.etag:
+        return True
+    if current is None:
+        return False
+    newest = max(closers, key=_recency)
+    return newest.key != closed_by.key
+
+
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+
+def _recency(obj: StoredObject) -> tuple[datetime, str]:
+    return (obj.last_modified or _LONG_AGO, obj.key)

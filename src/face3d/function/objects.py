@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -12,3 +13,4 @@ class StoredObject:
     size: int
     version_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None  # S3 keeps it to the second

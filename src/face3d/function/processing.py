@@ -39,8 +39,9 @@ from face3d.errors import (
 from face3d.function.claims import ClaimState, ClaimStore, HeldClaim
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.failures import build_failure
-from face3d.function.image_sets import ImageSet, folder_set, single_image_set
+from face3d.function.image_sets import ImageSet, folder_set, single_image_set, superseded
 from face3d.function.layout import (
+    MANIFEST_NAME,
     InputKey,
     Role,
     classify,
@@ -155,6 +156,9 @@ class SetProcessor:
         if self._finished_before(bucket, folder, image_set.fingerprint):
             logger.info("duplicate: set %s already has its outcome", image_set.fingerprint)
             return Report(Status.DUPLICATE, image_set.subject)
+        if self._superseded(image_set):  # a newer set of the subject exists: never call for this
+            logger.info("set %s superseded before it started", image_set.fingerprint)
+            return Report(Status.SUPERSEDED, image_set.subject)
         claim = self._claims.acquire(
             bucket, image_set.fingerprint, image_set.subject, holder=holder, redrive=upload.redrive
         )
@@ -224,7 +228,7 @@ class SetProcessor:
             if attempt.image_set.problem is not None:
                 raise attempt.image_set.problem
             outcome, stored, api_seconds = self._reconstruct(attempt)
-            if self._superseded(attempt):
+            if self._superseded(attempt.image_set):
                 return self._supersede(attempt)
             self._write_result(attempt, outcome, stored)
         except Face3DError as err:
@@ -333,7 +337,7 @@ class SetProcessor:
             )
             self._claims.settle(attempt.claim, ClaimState.RELEASED)
             raise err
-        if self._superseded(attempt):
+        if self._superseded(attempt.image_set):
             return self._supersede(attempt)
         envelope = build_failure(
             error=err,
@@ -361,11 +365,21 @@ class SetProcessor:
         logger.warning("set %s failed: %s", attempt.image_set.fingerprint, err)
         return Report(Status.FAILED, attempt.image_set.subject, code=err.code)
 
-    def _superseded(self, attempt: _Attempt) -> bool:
-        """Whether the upload that closed the set was replaced since: the newer set wins."""
-        closed_by = attempt.image_set.closed_by
-        current = self._storage.head(attempt.image_set.bucket, closed_by.key)
-        return (current.etag if current else "") != closed_by.etag
+    def _superseded(self, image_set: ImageSet) -> bool:
+        """Whether a newer set of the subject replaced this one: the newer set wins, whether it
+        is the same upload again or the subject's other name (`grace.jpg`, `grace/`)."""
+        prefix = self.settings.input_prefix
+        singles = [
+            obj
+            for obj in self._storage.list_folder(image_set.bucket, f"{prefix}{image_set.subject}.")
+            if (found := self.describe(obj.key)).role is Role.SINGLE_IMAGE
+            and found.subject == image_set.subject
+        ]
+        manifest = self._storage.head(
+            image_set.bucket, self._folder(image_set.subject) + MANIFEST_NAME
+        )
+        closers = singles + ([manifest] if manifest else [])
+        return superseded(image_set.closed_by, closers)
 
     def _supersede(self, attempt: _Attempt) -> Report:
         logger.info(
