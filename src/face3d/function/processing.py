@@ -383,9 +383,10 @@ class SetProcessor:
 
     def _supersede(self, attempt: _Attempt) -> Report:
         logger.info(
-            "set %s superseded by a newer %s: its outcome is the newer set's",
+            "set %s (closed by %s) superseded by a newer set of %s: its outcome is the newer set's",
             attempt.image_set.fingerprint,
             attempt.image_set.closed_by.key,
+            attempt.image_set.subject,
         )
         self._claims.settle(attempt.claim, ClaimState.DONE)
         return Report(Status.SUPERSEDED, attempt.image_set.subject)
