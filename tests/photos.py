@@ -6,11 +6,13 @@ Every builder returns bytes and is cached, so a large variant is made once per t
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from functools import cache
 
 import numpy as np
+import pillow_heif
 from PIL import ExifTags, Image, ImageCms
 
 from face3d.samples import (
@@ -54,14 +56,39 @@ def grace_hopper_png() -> bytes:
 @cache
 def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
     """`jpeg` stored turned, with the EXIF orientation that puts it upright, and a GPS position."""
+    stored = decode(jpeg).transpose(_STORED_FOR_ORIENTATION[orientation])
+    return encode(stored, quality=92, exif=_camera_exif(orientation).tobytes())
+
+
+def _camera_exif(orientation: int) -> Image.Exif:
     exif = Image.Exif()
     exif[ExifTags.Base.Orientation] = orientation
     exif[ExifTags.Base.Make] = "Test Camera"
     gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
     gps[ExifTags.GPS.GPSLatitudeRef] = "N"
     gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 24.0)
-    stored = decode(jpeg).transpose(_STORED_FOR_ORIENTATION[orientation])
-    return encode(stored, quality=92, exif=exif.tobytes())
+    return exif
+
+
+@cache
+def as_phone_photo(jpeg: bytes, pillow_format: str, orientation: int = 6) -> bytes:
+    """`jpeg` as a phone saves it in HEIF (HEIC) or AVIF: its colours in Display P3, tagged with
+    that profile, stored turned with the EXIF orientation that puts it upright, and a GPS
+    position. Prepared, it must look like `jpeg` again."""
+    if pillow_format == "HEIF":
+        pillow_heif.register_heif_opener()  # Pillow writes HEIC through pillow-heif
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    p3 = ImageCms.ImageCmsProfile(io.BytesIO(display_p3_icc()))
+    in_p3 = ImageCms.profileToProfile(decode(jpeg).convert("RGB"), srgb, p3, outputMode="RGB")
+    assert in_p3 is not None
+    stored = in_p3.transpose(_STORED_FOR_ORIENTATION[orientation])
+    return encode(
+        stored,
+        pillow_format,
+        quality=90,
+        exif=_camera_exif(orientation).tobytes(),
+        icc_profile=display_p3_icc(),
+    )
 
 
 @cache
@@ -83,6 +110,16 @@ def as_webp(jpeg: bytes) -> bytes:
 @cache
 def as_gif(jpeg: bytes) -> bytes:
     return encode(decode(jpeg), "GIF")
+
+
+@cache
+def as_tiff(jpeg: bytes) -> bytes:
+    return encode(decode(jpeg), "TIFF")
+
+
+@cache
+def as_bmp(jpeg: bytes) -> bytes:
+    return encode(decode(jpeg), "BMP")
 
 
 @cache

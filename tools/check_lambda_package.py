@@ -9,7 +9,8 @@ function's runtime (python3.13 on arm64, Amazon Linux 2023):
 - the handler's module and function (read from template.yaml), and of the face3d package the
   function's code only: every face3d module the handler imports, directly or not, and none of
   the engine, server, viewer or command line (their libraries are not in the package either);
-- every distribution named in src/requirements.txt, and the import packages the code needs;
+- every distribution named in src/requirements.txt, and the import packages the code needs,
+  Pillow's AVIF decoder among them;
 - native code for aarch64 only: every ELF file's machine, every wheel's tags (cp313 or abi3,
   manylinux for a glibc the runtime has);
 - none of the test, development or engine packages (pytest, moto, mypy, numpy, ...), no tests/;
@@ -44,6 +45,7 @@ REQUIRED_IMPORTS = (
     "aws_lambda_powertools",
     "requests",
     "PIL",
+    "pillow_heif",
     "pydantic",
     "pydantic_core",
 )
@@ -241,6 +243,13 @@ def check_contents(
         report.fail(f"import packages missing: {', '.join(absent)}")
     else:
         report.ok(f"import packages: {', '.join(REQUIRED_IMPORTS)}")
+
+    # Phones' photos (DESIGN.md section 2): HEIC through pillow-heif (an import package above),
+    # AVIF through Pillow's own decoder, which its wheels carry from 11.3 on.
+    if any((package / "PIL").glob("_avif.*.so")):
+        report.ok("photo decoders: HEIF (pillow_heif), AVIF (PIL/_avif)")
+    else:
+        report.fail("Pillow without its AVIF decoder (PIL/_avif): AVIF photos could not be read")
 
     top = {entry.name: entry for entry in package.iterdir()}
     unwanted = [

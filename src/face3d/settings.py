@@ -7,6 +7,7 @@ This is the only module that reads `os.environ`. Every bad or missing variable i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -23,6 +24,9 @@ from pydantic import (
 
 from face3d.contract import DEFAULT_ENDPOINT, MAX_REQUEST_BYTES, SAFE_REQUEST_BYTES
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
+
+# S3's rules for a bucket name (general purpose buckets).
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class Settings(BaseModel):
@@ -110,15 +114,26 @@ class FunctionSettings(Settings):
 
     secret_id: str = Field(alias="FACEPP_SECRET_ID")
     dlq_url: str = Field(alias="DLQ_URL")
+    # The bucket the function serves: events for any other are ignored. The template always sets
+    # it; unset (local runs), events from any bucket are served.
+    input_bucket: str | None = Field(None, alias="INPUT_BUCKET")
     input_prefix: str = Field("incoming/", alias="INPUT_PREFIX")
     result_prefix: str = Field("results/", alias="RESULT_PREFIX")
-    result_bucket: str | None = Field(None, alias="RESULT_BUCKET")  # default: the event's bucket
+    # Where results, error.json and claims go; default: the input bucket (the upload's bucket).
+    result_bucket: str | None = Field(None, alias="RESULT_BUCKET")
     # A claim older than this was left by a dead invocation and may be taken over.
     function_timeout_s: int = Field(900, ge=3, le=900, alias="FUNCTION_TIMEOUT_S")
     max_async_retries: int = Field(2, ge=0, le=2, alias="MAX_ASYNC_RETRIES")
     # The least time kept back from the API call for writing results and failure records; the
     # function adds a term per MB it will write (processing.WRITE_SECONDS_PER_MB).
     write_reserve_s: float = Field(2.0, ge=0.5, le=120, alias="WRITE_RESERVE_S")
+
+    @field_validator("input_bucket", "result_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET_NAME.fullmatch(value):
+            raise ValueError("must be an S3 bucket name (3 to 63 of a-z, 0-9, '.' and '-')")
+        return value
 
     @field_validator("input_prefix", "result_prefix")
     @classmethod

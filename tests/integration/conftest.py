@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import moto.s3.models
 import pytest
 import responses
 from moto import mock_aws
@@ -29,6 +30,7 @@ from tests.integration.harness import (
     SECRET_ID,
     Pipeline,
     ReadSpy,
+    S3Clock,
     WriteSpy,
     clear_parameter_caches,
     fresh_secret_cache,
@@ -48,6 +50,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "FACEPP_SECRET_ID": SECRET_ID,
         "FACEPP_ENDPOINT": ENDPOINT,
+        "INPUT_BUCKET": BUCKET,  # as the template sets it: events for other buckets are ignored
         "FUNCTION_TIMEOUT_S": "180",
         "MAX_ASYNC_RETRIES": "2",
         "MAX_ATTEMPTS": "2",
@@ -162,3 +165,11 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> ReadSpy:
 
     monkeypatch.setattr(Storage, "read", read)
     return spy
+
+
+@pytest.fixture
+def s3_clock(monkeypatch: pytest.MonkeyPatch) -> S3Clock:
+    """The time moto's S3 stamps objects with (LastModified), moved on only by the test."""
+    clock = S3Clock()
+    monkeypatch.setattr(moto.s3.models, "utcnow", clock.now)
+    return clock

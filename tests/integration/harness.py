@@ -17,6 +17,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import responses
@@ -269,6 +270,71 @@ def merge_events(*events: dict[str, Any]) -> dict[str, Any]:
     return {"Records": [record for event in events for record in event["Records"]]}
 
 
+# The other shapes uploads arrive in (DESIGN.md section 2), built around an S3 notification.
+
+
+def eventbridge_event(key: str, etag: str, size: int, bucket: str = BUCKET) -> dict[str, Any]:
+    """S3's "Object Created" event as an EventBridge rule delivers it (key URL-encoded)."""
+    return {
+        "version": "0",
+        "id": f"ev-{hashlib.sha256(key.encode()).hexdigest()[:12]}",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": EVENT_TIME.replace(".000Z", "Z"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": quote_plus(key, safe="/"), "size": size, "etag": etag},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+
+
+def sns_envelope(message: dict[str, Any]) -> dict[str, Any]:
+    """An SNS notification as SQS receives it from a topic (no raw message delivery)."""
+    return {
+        "Type": "Notification",
+        "MessageId": "6b1f3e2a-9c4d-5e8f-a7b6-3d2c1e0f9a8b",
+        "TopicArn": f"arn:aws:sns:{REGION}:123456789012:face3d-uploads",
+        "Subject": "Amazon S3 Notification",
+        "Message": json.dumps(message),
+        "Timestamp": EVENT_TIME,
+    }
+
+
+def sqs_message(
+    body: dict[str, Any] | str, message_id: str, receive_count: int = 1
+) -> dict[str, Any]:
+    """One record of an SQS event source mapping's batch."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"AQEB-{message_id}",
+        "body": text,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1795785600000",
+            "SenderId": "AIDAJHIPRHEMV73VRJEBU",
+            "ApproximateFirstReceiveTimestamp": "1795785600012",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),  # noqa: S324 (SQS's own digest)
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:face3d-uploads",
+        "awsRegion": REGION,
+    }
+
+
+def sqs_batch(*bodies: dict[str, Any] | str) -> dict[str, Any]:
+    """An SQS batch of one message per body, message ids m-1, m-2, ..."""
+    return {"Records": [sqs_message(body, f"m-{n}") for n, body in enumerate(bodies, 1)]}
+
+
 Answer = tuple[int, dict[str, Any] | str]
 # The fixture silences time.sleep; a slow fake endpoint needs the real one.
 _real_sleep = time.sleep
@@ -308,6 +374,19 @@ class WriteSpy:
 
     def results(self) -> list[str]:
         return [key for key in self.keys if not key.startswith(CLAIMS_PREFIX)]
+
+
+@dataclass
+class S3Clock:
+    """A clock for moto's S3: LastModified is kept to the second, as S3 keeps it."""
+
+    moment: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 12, 0, 0))
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def tick(self, seconds: float = 1) -> None:
+        self.moment += timedelta(seconds=seconds)
 
 
 @dataclass

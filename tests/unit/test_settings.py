@@ -2,7 +2,7 @@ import pytest
 
 from face3d.contract import DEFAULT_ENDPOINT
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
-from face3d.settings import Settings
+from face3d.settings import FunctionSettings, Settings
 
 
 def test_defaults_follow_the_design() -> None:
@@ -58,3 +58,25 @@ def test_valid_endpoint_refuses_what_cannot_be_an_endpoint() -> None:
     assert Settings.valid_endpoint("https://h/p") == "https://h/p"
     with pytest.raises(ConfigurationError, match="endpoint"):
         Settings.valid_endpoint("localhost:8765")
+
+
+FUNCTION = {"FACEPP_SECRET_ID": "face3d/facepp", "DLQ_URL": "https://sqs.test/q"}
+
+
+def test_the_function_serves_any_bucket_unless_told_its_input_bucket() -> None:
+    settings = FunctionSettings.from_environ(FUNCTION)
+    assert settings.input_bucket is None
+    assert settings.result_bucket is None  # results go beside the inputs
+
+    told = FunctionSettings.from_environ(
+        {**FUNCTION, "INPUT_BUCKET": "face3d-123-us-east-1", "RESULT_BUCKET": "face3d.results"}
+    )
+    assert (told.input_bucket, told.result_bucket) == ("face3d-123-us-east-1", "face3d.results")
+
+
+@pytest.mark.parametrize("name", ["Face3D", "ab", "-face3d", "face3d-", "face3d/x", "x" * 64])
+def test_bucket_names_s3_would_refuse_are_named(name: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        FunctionSettings.from_environ({**FUNCTION, "INPUT_BUCKET": name, "RESULT_BUCKET": name})
+    assert "INPUT_BUCKET" in caught.value.message
+    assert "RESULT_BUCKET" in caught.value.message

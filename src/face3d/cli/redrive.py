@@ -9,13 +9,13 @@ from face3d.settings import OperatorSettings, Settings
 
 REDRIVE_DESCRIPTION = """\
 Replay the dead-letter queue's retryable messages: failure envelopes with "retryable": true
-(configuration errors once fixed, sets whose retries ran out), the records Lambda's on-failure
-destination wrote for events the function could not handle, and the S3, SNS or EventBridge
-messages a queue-based trigger dead-letters. Each is replayed by invoking the function
-asynchronously with the set's S3 notification, marked as a redrive, and deleted from the queue
-once the invocation was accepted. Messages that are not retryable (the input is at fault: fix
-it and upload again) stay on the queue; every message not replayed is made visible again at
-once, so `aws sqs receive-message` right after shows it.
+(configuration errors once fixed, sets whose retries ran out), and events the function could
+not handle: Lambda's on-failure records, and the S3 notifications, SNS envelopes and EventBridge
+events that the upload queue or the EventBridge rule gave up on. Each is replayed by invoking
+the function asynchronously with the event that started it, marked as a redrive, and deleted
+from the queue once the invocation was accepted. Messages that are not retryable (the input is
+at fault: fix it and upload again) or name no upload stay on the queue; every message not
+replayed is made visible again at once, so `aws sqs receive-message` right after shows it.
 
 --include-permanent replays permanent failures too, and the function then tries those sets
 again (once whatever judged them, the endpoint or a limit, was fixed). --dry-run prints what it

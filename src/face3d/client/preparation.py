@@ -9,6 +9,7 @@ made acceptable are refused with the API's own error codes, naming the view, bef
 from __future__ import annotations
 
 import io
+import posixpath
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,9 +34,24 @@ from face3d.errors import (
     error_for,
 )
 
-# Pillow's openers for the formats users may drop. The JPEG one also opens MPO, the JPEG with
-# extra frames that phones write (Pillow has no opener of that name: asking for one fails).
-_FORMATS: Final = ("JPEG", "PNG", "WEBP")
+# Pillow's openers for the formats users may drop, by the extension a photo's name ends in (any
+# case): a file whose bytes are not what its name says is refused (DESIGN.md section 2). The JPEG
+# opener also opens MPO, the JPEG with extra frames that phones write (Pillow has no opener of
+# that name: asking for one fails). HEIF is pillow-heif's (iPhones save HEIC, which Pillow cannot
+# read); AVIF is Pillow's own. A `.heif` file may hold AV1 pictures: that is AVIF's container.
+FORMATS_BY_EXTENSION: Final = {
+    "jpg": ("JPEG",),
+    "jpeg": ("JPEG",),
+    "png": ("PNG",),
+    "webp": ("WEBP",),
+    "heic": ("HEIF",),
+    "heif": ("HEIF", "AVIF"),
+    "avif": ("AVIF",),
+}
+PHOTO_EXTENSIONS: Final = frozenset(FORMATS_BY_EXTENSION)
+# For a name without one of those extensions (a file given on the command line): any of them.
+_FORMATS: Final = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF")
+_FORMAT_NAMES: Final = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 # What Pillow raises for data it cannot decode: truncated, corrupt or not an image at all.
 _DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError)
 # From PNG, "I" too holds 16-bit samples (older Pillow versions open 16-bit grayscale so).
@@ -321,16 +337,56 @@ class _Candidate:
 def _open(source: SourceImage) -> ImageFile.ImageFile:
     # Pillow warns about images over its own MAX_IMAGE_PIXELS and refuses those over twice that,
     # whatever `max_pixels` says: both are refusals here, and its global setting is left alone.
+    formats = expected_formats(source.name)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(source.data), formats=_FORMATS)
+        return _open_as(source.data, formats)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise _refusal(INVALID_IMAGE_SIZE, source, f"is a decompression bomb ({exc})") from exc
     except _DECODE_ERRORS as exc:
         raise _refusal(
-            IMAGE_ERROR_UNSUPPORTED_FORMAT, source, "is not a readable JPEG, PNG or WebP image"
+            IMAGE_ERROR_UNSUPPORTED_FORMAT, source, _unreadable(source.data, formats)
         ) from exc
+
+
+def expected_formats(name: str) -> tuple[str, ...]:
+    """The Pillow formats a file of this name may hold: by its extension, else any we read."""
+    _stem, dot, extension = posixpath.basename(name).rpartition(".")
+    return FORMATS_BY_EXTENSION.get(extension.lower(), _FORMATS) if dot else _FORMATS
+
+
+def _open_as(data: bytes, formats: tuple[str, ...]) -> ImageFile.ImageFile:
+    if "HEIF" in formats:
+        _register_heif_opener()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(data), formats=formats)
+
+
+def _unreadable(data: bytes, formats: tuple[str, ...]) -> str:
+    """Why data that none of `formats` opens was refused: another format, or none at all."""
+    wanted = " or ".join(dict.fromkeys(_format_name(f) for f in formats))
+    if formats != _FORMATS:
+        try:
+            with _open_as(data, _FORMATS) as image:
+                found = image.format
+        except (*_DECODE_ERRORS, Image.DecompressionBombWarning, Image.DecompressionBombError):
+            found = None
+        if found:
+            return f"holds {_format_name(found)} data, not the {wanted} its name says"
+    return f"is not a readable {wanted} image"
+
+
+def _format_name(pillow_format: str) -> str:
+    return _FORMAT_NAMES.get(pillow_format, pillow_format)
+
+
+@cache
+def _register_heif_opener() -> None:
+    # Registered on first use: the import costs a cold start nothing until a HEIC arrives. Only
+    # the primary picture is decoded (not thumbnails, depth maps or auxiliary images).
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _open_checked(source: SourceImage, limits: PreparationLimits) -> ImageFile.ImageFile:
@@ -388,6 +444,11 @@ def _apply_orientation(image: Image.Image, transformations: list[str]) -> bool:
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     verb = _ORIENTATION_VERBS.get(orientation)
     if verb is None:
+        # pillow-heif decodes HEIF upright (the container's own rotation, which the EXIF
+        # orientation mirrors) and keeps the orientation it applied here.
+        applied = image.info.get("original_orientation")
+        if applied in _ORIENTATION_VERBS:
+            transformations.append(f"{_ORIENTATION_VERBS[applied]} (EXIF orientation {applied})")
         return False
     ImageOps.exif_transpose(image, in_place=True)
     transformations.append(f"{verb} (EXIF orientation {orientation})")

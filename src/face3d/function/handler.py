@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from functools import cache
+from functools import cache, partial
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,7 +22,7 @@ from face3d.client.http import Credentials, FaceppClient
 from face3d.client.retries import RetryPolicy
 from face3d.function import aws
 from face3d.function.dead_letters import DeadLetterQueue
-from face3d.function.events import REDRIVE_MARKER, RETRY_FAILED_MARKER
+from face3d.function.events import Ignored, Item, is_sqs_batch, read_event, read_message
 from face3d.function.processing import Report, SetProcessor, Status, Upload
 from face3d.function.secrets import fetch_credentials
 from face3d.function.storage import Storage
@@ -88,29 +92,52 @@ def _from_environment() -> SetProcessor:
     return build_processor(FunctionSettings.from_environ())
 
 
+# With an SQS trigger, each message that raised is reported back (`batchItemFailures`) and only
+# it is delivered again; the others are deleted. Never one exception for the whole batch: a batch
+# whose every message failed is reported the same way.
+_batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("Event") == "s3:TestEvent":  # sent once when the notification is set up
-        logger.info("ignored s3:TestEvent")
-        return {"ignored": 1}
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Any event AWS delivers uploads in (DESIGN.md section 2): S3 notifications, EventBridge's
+    S3 events, SNS, or an SQS batch wrapping any of them."""
     work = processor()
-    redrive = bool(event.get(REDRIVE_MARKER))
-    retry_failed = redrive and bool(event.get(RETRY_FAILED_MARKER))
+    if is_sqs_batch(event):
+        handle_message = partial(_handle_message, work=work, context=context)
+        return dict(process_partial_response(event, handle_message, _batch, context))
+    return _handle(work, read_event(event, input_bucket=work.settings.input_bucket), context)
+
+
+def _handle_message(record: SQSRecord, *, work: SetProcessor, context: LambdaContext) -> None:
+    """One SQS message: raises (the message is delivered again) only to give a set back.
+
+    A set that failed permanently returns normally: its message is deleted, never retried.
+    """
+    items = read_message(record.body, input_bucket=work.settings.input_bucket)
+    _handle(work, items, context)
+
+
+def _handle(work: SetProcessor, items: list[Item], context: LambdaContext) -> dict[str, int]:
+    """Each item in turn; raises the first failure once all had their turn."""
     counts: dict[str, int] = {}
     failure: BaseException | None = None
-    for record in S3Event(event).records:
-        # Powertools decodes only the first record's key; every record needs it.
-        key = unquote_plus(record.s3.get_object.key)
-        logger.set_correlation_id(work.describe(key).subject)
+    for item in items:
+        if isinstance(item, Ignored):
+            logger.info(item.describe())
+            metrics.add_metric(name="RecordsIgnored", unit=MetricUnit.Count, value=1)
+            counts[Status.IGNORED.value] = counts.get(Status.IGNORED.value, 0) + 1
+            continue
+        logger.set_correlation_id(work.describe(item.key).subject)
         upload = Upload(
-            record.s3.bucket.name,
-            key,
-            record.event_time,
-            redrive=redrive,
-            retry_failed=retry_failed,
-            etag=record.s3.get_object.etag,
+            item.bucket,
+            item.key,
+            item.event_time,
+            redrive=item.replay.redrive,
+            retry_failed=item.replay.retry_failed,
+            etag=item.etag,
         )
         try:
             report = work.handle(
@@ -119,7 +146,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 remaining=lambda: context.get_remaining_time_in_millis() / 1000,
             )
         except Exception as exc:  # the other records still get their turn
-            logger.exception("giving the event back to Lambda for a retry")
+            logger.exception("giving %s back to Lambda for a retry", item.key)
             failure = failure or exc
             continue
         _record(report)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from face3d.client.results import InputObject, set_fingerprint
 from face3d.contract import View, in_api_order
-from face3d.errors import INVALID_MANIFEST, MISSING_VIEW, Face3DError, PermanentError
-from face3d.function.layout import MANIFEST_NAME, view_of_file_name
+from face3d.errors import (
+    IMAGE_ERROR_UNSUPPORTED_FORMAT,
+    INVALID_MANIFEST,
+    MISSING_VIEW,
+    Face3DError,
+    PermanentError,
+)
+from face3d.function.layout import MANIFEST_NAME, unreadable_photo, view_of_file_name
 from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 
@@ -40,6 +47,7 @@ def single_image_set(
     subject: str, bucket: str, image: StoredObject, problem: Face3DError | None = None
 ) -> ImageSet:
     fingerprint = set_fingerprint([(image.key, image.etag)])
+    problem = problem or _unreadable({View.FRONT: image})
     return ImageSet(subject, bucket, image, {View.FRONT: image}, fingerprint, problem=problem)
 
 
@@ -72,7 +80,24 @@ def folder_set(
         fingerprint = set_fingerprint(manifest_part)
         return ImageSet(subject, bucket, manifest_object, {}, fingerprint, manifest, problem)
     parts = manifest_part + [(obj.key, obj.etag) for obj in views.values()]
-    return ImageSet(subject, bucket, manifest_object, views, set_fingerprint(parts), manifest)
+    fingerprint = set_fingerprint(parts)
+    return ImageSet(
+        subject, bucket, manifest_object, views, fingerprint, manifest, _unreadable(views)
+    )
+
+
+def _unreadable(views: dict[View, StoredObject]) -> Face3DError | None:
+    """A permanent failure for the first view (in API order) that is a photo we cannot read."""
+    for view, obj in views.items():
+        problem = unreadable_photo(posixpath.basename(obj.key))
+        if problem is not None:
+            return PermanentError(
+                IMAGE_ERROR_UNSUPPORTED_FORMAT,
+                f"{obj.key}: {problem}",
+                param=f"image_base64_{view.number}",
+                view=view,
+            )
+    return None
 
 
 def _views(
@@ -96,7 +121,12 @@ def _views(
         named = view_of_file_name(name)
         if named is not None:
             found.setdefault(named, []).append(obj)
-    for view, candidates in found.items():
+    for view, all_candidates in found.items():
+        # `front.gif` beside `front.jpg` is a photo we could not read beside one we can.
+        readable = [
+            c for c in all_candidates if unreadable_photo(posixpath.basename(c.key)) is None
+        ]
+        candidates = found[view] = readable or all_candidates
         if len(candidates) > 1:
             names = ", ".join(sorted(posixpath.basename(c.key) for c in candidates))
             raise PermanentError(
@@ -111,3 +141,31 @@ def _views(
 
 def _in_order(views: dict[View, StoredObject]) -> dict[View, StoredObject]:
     return {view: views[view] for view in in_api_order(views)}
+
+
+def superseded(closed_by: StoredObject, closers: Sequence[StoredObject]) -> bool:
+    """Whether a newer complete set of the subject replaced the one `closed_by` completed.
+
+    `closers` are the uploads that complete a set of the subject now: its single images
+    (`incoming/grace.jpg`) and its folder's manifest (`incoming/grace/manifest.json`), which
+    all name the same subject and share one result folder (DESIGN.md section 2). The set is
+    superseded if its own upload was replaced or removed since it was read, or if another
+    closer is newer: the newest complete set wins, and the older one writes nothing. S3 keeps
+    times to the second; a tie goes to the key that sorts last (the folder's manifest before the
+    single image), so that every invocation judging the same uploads agrees. A set whose upload
+    was already gone when it was read (no ETag) is not superseded: its failure says it is gone.
+    """
+    current = next((obj for obj in closers if obj.key == closed_by.key), None)
+    if (current.etag if current else "") != closed_by.etag:
+        return True
+    if current is None:
+        return False
+    newest = max(closers, key=_recency)
+    return newest.key != closed_by.key
+
+
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+
+def _recency(obj: StoredObject) -> tuple[datetime, str]:
+    return (obj.last_modified or _LONG_AGO, obj.key)

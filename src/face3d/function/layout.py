@@ -6,9 +6,24 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from face3d.client.preparation import PHOTO_EXTENSIONS
 from face3d.contract import View
 
-IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp"})
+# The photos we read (jpg, jpeg, png, webp, heic, heif, avif), and the extensions of photos we
+# cannot read: an upload with one of these is meant as a photo, and refusing it must be a failure
+# record the user sees, never silence (DESIGN.md section 2). Both are matched in any case.
+SUPPORTED_EXTENSIONS = PHOTO_EXTENSIONS
+UNSUPPORTED_EXTENSIONS = frozenset(
+    {
+        *("gif", "bmp", "dib", "tif", "tiff", "ico", "cur", "tga", "pcx", "psd", "svg", "svgz"),
+        *("jfif", "jpe", "jfi", "pjpeg", "pjp", "jp2", "j2k", "jpf", "jpx", "jxl", "jxr", "hdp"),
+        *("apng", "heics", "heifs", "avifs", "hif", "exr", "hdr", "ppm", "pgm", "pbm", "pnm"),
+        # Cameras' raw files.
+        *("dng", "raw", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2"),
+        *("raf", "pef", "srw", "x3f", "3fr", "erf", "kdc", "mrw", "rwl", "iiq"),
+    }
+)
+PHOTO_NAMES = "jpg, jpeg, png, webp, heic, heif or avif"
 MANIFEST_NAME = "manifest.json"
 CLAIMS_FOLDER = ".claims"
 MAX_SUBJECT_BYTES = 255
@@ -43,16 +58,20 @@ def classify(key: str, input_prefix: str) -> InputKey:
     parts = key[len(input_prefix) :].split("/")
     if len(parts) == 1:
         subject, extension = split_extension(parts[0])
-        if extension not in IMAGE_EXTENSIONS:
-            return InputKey(key, Role.IGNORED, reason="not a .jpg, .jpeg, .png or .webp image")
+        if not is_photo(extension):
+            return InputKey(key, Role.IGNORED, reason=f"not a photo ({_described(extension)})")
         return _with_subject(key, Role.SINGLE_IMAGE, subject, View.FRONT)
     if len(parts) == 2:
         subject, name = parts
+        if not name:
+            return InputKey(key, Role.IGNORED, reason="a folder marker")
         if name == MANIFEST_NAME:
             return _with_subject(key, Role.MANIFEST, subject, None)
         view = view_of_file_name(name)
         if view is None:
-            return InputKey(key, Role.IGNORED, reason="not front, left or right image or manifest")
+            return InputKey(
+                key, Role.IGNORED, reason="not a front, left or right photo, nor manifest.json"
+            )
         return _with_subject(key, Role.FOLDER_VIEW, subject, view)
     return InputKey(key, Role.IGNORED, reason="nested deeper than <subject>/<file>")
 
@@ -64,15 +83,32 @@ def split_extension(name: str) -> tuple[str, str]:
     return (stem, extension.lower()) if dot else (name, "")
 
 
+def is_photo(extension: str) -> bool:
+    """Whether a file with this (lower-cased) extension is meant as a photo, readable or not."""
+    return extension in SUPPORTED_EXTENSIONS or extension in UNSUPPORTED_EXTENSIONS
+
+
+def unreadable_photo(name: str) -> str | None:
+    """Why a photo named `name` cannot be read from its extension alone, or None if it can."""
+    extension = split_extension(name)[1]
+    if extension in SUPPORTED_EXTENSIONS:
+        return None
+    return f"{_described(extension)} photos cannot be read: upload {PHOTO_NAMES}"
+
+
 def view_of_file_name(name: str) -> View | None:
-    """The view a folder file's name stands for (`left.PNG` -> left), if any."""
+    """The view a folder photo's name stands for (`Left.PNG`, `left.gif` -> left), if any."""
     stem, extension = split_extension(name)
-    if extension not in IMAGE_EXTENSIONS:
+    if not is_photo(extension):
         return None
     try:
-        return View(stem)
+        return View(stem.lower())
     except ValueError:
         return None
+
+
+def _described(extension: str) -> str:
+    return f".{extension}" if extension else "no extension"
 
 
 def subject_problem(subject: str) -> str | None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from face3d.contract import View
 from face3d.errors import INVALID_MANIFEST, MISSING_VIEW, PermanentError
-from face3d.function.layout import IMAGE_EXTENSIONS, MANIFEST_NAME, split_extension
+from face3d.function.layout import MANIFEST_NAME, PHOTO_NAMES, is_photo, split_extension
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
@@ -89,8 +89,8 @@ def _file_name_problem(name: str) -> str | None:
         return "must name a file inside the subject's own folder"
     if name == MANIFEST_NAME:
         return "is the manifest itself"
-    if split_extension(name)[1] not in IMAGE_EXTENSIONS:
-        return "must end in .jpg, .jpeg, .png or .webp"
+    if not is_photo(split_extension(name)[1]):
+        return f"must name a photo ({PHOTO_NAMES})"
     return None
 
 

@@ -13,4 +13,4 @@ class StoredObject:
     size: int
     version_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    last_modified: datetime | None = None  # in listings of a whole prefix
+    last_modified: datetime | None = None  # S3 keeps it to the second in a HEAD

@@ -33,7 +33,13 @@ from face3d.function.answers import Answer, AnswerStore
 from face3d.function.claims import ClaimState, ClaimStore, HeldClaim
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.failures import build_failure
-from face3d.function.image_sets import ImageSet, folder_set, single_image_set, unreadable_set
+from face3d.function.image_sets import (
+    ImageSet,
+    folder_set,
+    single_image_set,
+    superseded,
+    unreadable_set,
+)
 from face3d.function.layout import (
     InputKey,
     Role,
@@ -44,7 +50,7 @@ from face3d.function.layout import (
 from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 from face3d.function.publication import FINGERPRINT_METADATA, Commit, Destination, Publisher
-from face3d.function.set_reader import read_manifest
+from face3d.function.set_reader import read_manifest, subject_closers
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
@@ -169,6 +175,10 @@ class SetProcessor:
             if finished == RESULT_DOCUMENT:  # and heals what an earlier attempt left behind
                 self._publisher.tidy(to, superseded=lambda: self._superseded(image_set))
             return Report(Status.DUPLICATE, image_set.subject)
+        # A newer set of the subject exists: never call for this one.
+        if self._superseded(image_set, quietly=True):
+            logger.info("set %s superseded before it started", image_set.fingerprint)
+            return Report(Status.SUPERSEDED, image_set.subject)
         claim = self._claims.acquire(
             bucket,
             image_set.fingerprint,
@@ -425,26 +435,27 @@ class SetProcessor:
         return Report(Status.FAILED, attempt.image_set.subject, code=error["code"])
 
     def _superseded(self, image_set: ImageSet, *, quietly: bool = False) -> bool:
-        """Whether the upload that closed the set was replaced since: the newer set wins.
-
-        `quietly`: a set that cannot even be checked (S3 refuses) is taken as current.
-        """
-        closed_by = image_set.closed_by
-        if not closed_by.etag:  # known from an event without an ETag: nothing to compare
+        """Whether a newer set of the subject replaced this one (the newer set wins, whether it
+        is the same upload again or the subject's other name); `quietly`, a set that cannot even
+        be checked (S3 refuses) is taken as current."""
+        if not image_set.closed_by.etag:  # known from an event without an ETag: nothing to compare
             return False
         try:
-            current = self._storage.head(image_set.bucket, closed_by.key)
+            closers = subject_closers(
+                self._storage, image_set.bucket, self.settings.input_prefix, image_set.subject
+            )
         except Face3DError:
             if quietly:
                 return False
             raise
-        return (current.etag if current else "") != closed_by.etag
+        return superseded(image_set.closed_by, closers)
 
     def _supersede(self, attempt: _Attempt) -> Report:
         logger.info(
-            "set %s superseded by a newer %s: its outcome is the newer set's",
+            "set %s (closed by %s) superseded by a newer set of %s: its outcome is the newer set's",
             attempt.image_set.fingerprint,
             attempt.image_set.closed_by.key,
+            attempt.image_set.subject,
         )
         self._claims.settle(attempt.claim, ClaimState.DONE)
         self._forget_answer(attempt)

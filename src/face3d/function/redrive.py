@@ -1,11 +1,11 @@
 """Replaying dead-letter messages whose sets can be retried (`face3d redrive`).
 
-The queue holds our own failure envelopes (`face3d.failure/v1`) and the records Lambda's
-on-failure destination writes for events the function could not handle (the original event
-under `requestPayload`). A queue behind an SQS trigger (S3 → SQS or S3 → SNS → SQS) also
-dead-letters the original message bodies: an S3 notification, an SNS notification wrapping one,
-or an EventBridge "Object Created" event. Each is replayed as the S3 notification of the upload
-that started it, marked as a redrive, so that a parked set is taken up again.
+The queue holds our own failure envelopes (`face3d.failure/v1`), and events the function could
+not handle, in the shape that put them there: the records Lambda's on-failure destination writes
+(the original event under `requestPayload`: an S3 notification or an EventBridge event), and the
+bare event itself when the EventBridge rule could not deliver it or the upload queue gave up on a
+message (an S3 notification, an EventBridge event or an SNS envelope). Each is replayed as an
+event the function reads (events.py), marked as a redrive so that a parked set is taken up again.
 
 Messages that are not replayed (not retryable, not recognised, or a dry run) are made visible
 again when the run ends, so that the next reader of the queue sees them at once.
@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,7 +31,13 @@ from face3d.errors import (
     TransientError,
 )
 from face3d.function import aws
-from face3d.function.events import REDRIVE_MARKER, RETRY_FAILED_MARKER, object_created_event
+from face3d.function.events import (
+    REDRIVE_MARKER,
+    RETRY_FAILED_MARKER,
+    ObjectCreated,
+    object_created_event,
+    read_event,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -42,6 +47,7 @@ Replay = Callable[[dict[str, Any]], None]
 _BATCH = 10
 # How long a received message stays hidden while the run works on it.
 _WORKING_VISIBILITY_S = 300
+_EPOCH = "1970-01-01T00:00:00.000Z"
 
 
 @dataclass
@@ -83,52 +89,27 @@ def decide(body: str, *, include_permanent: bool = False) -> tuple[Decision, dic
         trigger = message.get("trigger") or {}
         if not isinstance(trigger.get("key"), str) or not isinstance(message.get("bucket"), str):
             return Decision.UNKNOWN, None
-        event: dict[str, Any] | None = object_created_event(
-            message["bucket"], trigger["key"], event_time=trigger.get("event_time") or ""
+        event_time = trigger.get("event_time") or message.get("failed_at") or _EPOCH
+        event: dict[str, Any] = object_created_event(
+            message["bucket"], trigger["key"], event_time=event_time
         )
     elif isinstance(message.get("requestPayload"), dict) and "requestContext" in message:
-        event = upload_event(message["requestPayload"])
+        event = dict(message["requestPayload"])
     else:
-        event = upload_event(message)
-    if event is None:
+        event = message
+    # Replayed only if the function would find an upload in it: anything else stays for a person.
+    if not _uploads(event):
         return Decision.UNKNOWN, None
-    event[REDRIVE_MARKER] = True
+    event = {**event, REDRIVE_MARKER: True}
     if permanent:
         event[RETRY_FAILED_MARKER] = True
     return Decision.REPLAY, event
 
 
-def upload_event(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The S3 notification that `payload` carries, in any shape the triggers deliver, or None."""
-    if payload.get("Type") == "Notification" and isinstance(payload.get("Message"), str):
-        inner = _json_object(payload["Message"])  # S3 → SNS → SQS
-        return None if inner is None else upload_event(inner)
-    records = payload.get("Records")
-    if isinstance(records, list) and records:
-        if all(isinstance(r, dict) and isinstance(r.get("s3"), dict) for r in records):
-            return {"Records": records}
-        # An SQS trigger's batch: the S3 notifications in its bodies.
-        bodies = [_json_object(r.get("body", "")) for r in records if isinstance(r, dict)]
-        inner_events = [upload_event(b) for b in bodies if b is not None]
-        found = [r for e in inner_events if e is not None for r in e["Records"]]
-        return {"Records": found} if found else None
-    if payload.get("source") == "aws.s3" and payload.get("detail-type") == "Object Created":
-        detail = payload.get("detail") or {}
-        bucket = (detail.get("bucket") or {}).get("name")
-        obj = detail.get("object") or {}
-        if not isinstance(bucket, str) or not isinstance(obj.get("key"), str):
-            return None
-        # EventBridge carries the key decoded: object_created_event encodes it as S3 does.
-        return object_created_event(
-            bucket,
-            obj["key"],
-            etag=str(obj.get("etag") or ""),
-            size=int(obj.get("size") or 0),
-            version_id=obj.get("version-id"),
-            event_time=str(payload.get("time") or ""),
-            region=str(payload.get("region") or "us-east-1"),
-        )
-    return None
+def _uploads(event: dict[str, Any]) -> list[ObjectCreated]:
+    return [
+        item for item in read_event(event, input_bucket=None) if isinstance(item, ObjectCreated)
+    ]
 
 
 def redrive(
@@ -218,10 +199,7 @@ def _show_again(sqs: SQSClient, queue_url: str, receipts: list[str]) -> None:
 
 
 def _keys(event: dict[str, Any]) -> list[str]:
-    return [
-        unquote_plus(str(r.get("s3", {}).get("object", {}).get("key", "")))
-        for r in event["Records"]
-    ]
+    return [upload.key for upload in _uploads(event)]
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from face3d.errors import INVALID_MANIFEST, S3_ERROR, Face3DError, PermanentError, TransientError
 from face3d.function.image_sets import ImageSet, folder_set, single_image_set
+from face3d.function.layout import MANIFEST_NAME, Role, classify, folder_prefix
 from face3d.function.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from face3d.function.objects import StoredObject
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
@@ -46,3 +47,19 @@ def listed_set(
         return single_image_set(subject, bucket, closing)
     manifest = read_manifest(storage, bucket, closing)
     return folder_set(subject, bucket, closing, manifest, folder_listing)
+
+
+def subject_closers(
+    storage: Storage, bucket: str, input_prefix: str, subject: str
+) -> list[StoredObject]:
+    """The uploads that complete a set of `subject` now: its single images (`grace.jpg`) and its
+    folder's manifest (`grace/manifest.json`), which share one result folder (DESIGN.md
+    section 2); `image_sets.superseded` judges which of them is the newest."""
+    singles = [
+        obj
+        for obj in storage.list_folder(bucket, f"{input_prefix}{subject}.")
+        if (found := classify(obj.key, input_prefix)).role is Role.SINGLE_IMAGE
+        and found.subject == subject
+    ]
+    manifest = storage.head(bucket, folder_prefix(input_prefix, subject) + MANIFEST_NAME)
+    return singles + ([manifest] if manifest else [])

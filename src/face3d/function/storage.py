@@ -81,7 +81,14 @@ class Storage:
             )
             for page in pages:
                 for item in page.get("Contents", []):
-                    found.append(StoredObject(item["Key"], _etag(item["ETag"]), item["Size"]))
+                    found.append(
+                        StoredObject(
+                            item["Key"],
+                            _etag(item["ETag"]),
+                            item["Size"],
+                            last_modified=item.get("LastModified"),
+                        )
+                    )
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error("list", prefix, exc) from exc
         return found
@@ -221,6 +228,7 @@ def _stored(key: str, answer: Any) -> StoredObject:
         size=int(answer["ContentLength"]),
         version_id=answer.get("VersionId"),
         metadata=dict(answer.get("Metadata") or {}),
+        last_modified=answer.get("LastModified"),
     )
 
 

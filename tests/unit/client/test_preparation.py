@@ -45,9 +45,7 @@ def grace_hopper() -> bytes:
 def prepare_one(
     data: bytes, view: View = View.FRONT, limits: PreparationLimits = DEFAULT
 ) -> PreparedImage:
-    [prepared] = prepare_images(
-        [SourceImage(view, data, name=f"incoming/subject/{view}.jpg")], limits
-    )
+    [prepared] = prepare_images([SourceImage(view, data, name=f"incoming/subject/{view}")], limits)
     return prepared
 
 
@@ -96,7 +94,7 @@ def assert_refused(error: Face3DError, code: str, view: View) -> None:
 def among_good_views(view: View, data: bytes) -> list[SourceImage]:
     """The photo under test as `view`, beside good views, so that the right one is blamed."""
     good = [SourceImage(v, astronaut(), f"{v}.jpg") for v in View if v is not view]
-    return [*good, SourceImage(view, data, f"incoming/subject/{view}.jpg")]
+    return [*good, SourceImage(view, data, f"incoming/subject/{view}")]
 
 
 def chroma(data: bytes) -> float:
@@ -254,6 +252,84 @@ def test_display_p3_is_converted_to_srgb() -> None:
     # The same numbers mean more saturated colours in P3 than in sRGB.
     assert chroma(converted.jpeg) > 1.1 * chroma(plain.jpeg)
     assert difference(converted.jpeg, plain.jpeg) < 4 * SAME_PHOTO
+
+
+PHONE_FORMATS = {"HEIF": "heic", "AVIF": "avif"}
+
+
+@pytest.mark.parametrize("pillow_format", PHONE_FORMATS)
+def test_phone_photos_in_heic_and_avif_become_upright_srgb_jpegs_without_location(
+    pillow_format: str,
+) -> None:
+    upright = prepare_one(grace_hopper())
+    data = photos.as_phone_photo(grace_hopper(), pillow_format, orientation=6)
+    name = f"incoming/ada/front.{PHONE_FORMATS[pillow_format].upper()}"  # any case
+
+    [prepared] = prepare_images([SourceImage(View.FRONT, data, name)])
+
+    assert_acceptable([prepared])  # among others: no EXIF, so no GPS position, is left
+    assert prepared.original_format == pillow_format
+    assert (prepared.width, prepared.height) == (upright.width, upright.height) == (512, 600)
+    assert prepared.transformations[0] == "rotated (EXIF orientation 6)"
+    assert "converted to sRGB from Display P3" in prepared.transformations
+    assert f"converted {pillow_format}->JPEG" in prepared.transformations
+    removed = next(t for t in prepared.transformations if t.startswith("removed metadata"))
+    assert "exif" in removed
+    assert "icc_profile" in removed
+    assert prepared.transformed
+    # Turned upright and back in sRGB: it looks like the photo it was made from.
+    near = difference(prepared.jpeg, upright.jpeg)
+    assert near < SAME_PHOTO
+    turned = photos.decode(upright.jpeg).transpose(Image.Transpose.ROTATE_90)
+    assert difference(prepared.jpeg, turned) > 5 * near
+    assert "Test Camera" not in str(prepared.describe())
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("front.jpg", astronaut),
+        ("front.JPEG", astronaut),
+        ("front.Png", lambda: photos.as_png(astronaut())),
+        ("front.WEBP", lambda: photos.as_webp(astronaut())),
+        ("front.heic", lambda: photos.as_phone_photo(astronaut(), "HEIF")),
+        ("front.heif", lambda: photos.as_phone_photo(astronaut(), "HEIF")),
+        ("front.heif", lambda: photos.as_phone_photo(astronaut(), "AVIF")),  # AVIF is HEIF too
+        ("front.AVIF", lambda: photos.as_phone_photo(astronaut(), "AVIF")),
+        ("front", lambda: photos.as_phone_photo(astronaut(), "AVIF")),  # no extension: any
+        ("front.jfif", lambda: photos.as_png(astronaut())),  # not a photo extension: any
+    ],
+)
+def test_a_photo_is_read_as_the_format_its_name_says(name: str, make: Callable[[], bytes]) -> None:
+    [prepared] = prepare_images([SourceImage(View.FRONT, make(), name)])
+
+    assert_acceptable([prepared])
+    assert difference(prepared.jpeg, astronaut()) < SAME_PHOTO
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "says"),
+    [
+        ("left.jpg", lambda: photos.as_png(astronaut()), "holds PNG data, not the JPEG"),
+        ("left.png", astronaut, "holds JPEG data, not the PNG"),
+        ("left.heic", astronaut, "holds JPEG data, not the HEIF"),
+        ("left.avif", lambda: photos.as_phone_photo(astronaut(), "HEIF"), "holds HEIF data"),
+        ("left.webp", lambda: photos.as_gif(astronaut()), "is not a readable WebP image"),
+        ("left.HEIC", lambda: photos.TEXT_NAMED_JPG, "is not a readable HEIF image"),
+    ],
+)
+def test_bytes_that_are_not_what_the_name_says_are_refused(
+    name: str, make: Callable[[], bytes], says: str
+) -> None:
+    sources = [
+        SourceImage(View.FRONT, astronaut(), "front.jpg"),
+        SourceImage(View.LEFT, make(), name),
+    ]
+
+    error = refusal(sources)
+
+    assert_refused(error, IMAGE_ERROR_UNSUPPORTED_FORMAT, View.LEFT)
+    assert error.message.startswith(f"{name} {says}")
 
 
 # -- sizes and the request budget ------------------------------------------------------------
@@ -427,7 +503,7 @@ def test_what_cannot_be_decoded_is_refused(case: str) -> None:
 
     assert_refused(error, IMAGE_ERROR_UNSUPPORTED_FORMAT, view)
     assert isinstance(error.__cause__, OSError | SyntaxError | ValueError)
-    assert f"incoming/subject/{view}.jpg" in error.message
+    assert f"incoming/subject/{view}" in error.message
     assert "Not a photo" not in str(error)  # never the file's content
 
 

@@ -1,7 +1,8 @@
-"""The sample events in events/ are real S3 notifications and mean what events/README.md says."""
+"""The sample events in events/ are real AWS events and mean what events/README.md says."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -10,8 +11,13 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes import (
+    S3Event,
+    S3EventBridgeNotificationEvent,
+    SQSEvent,
+)
 
+from face3d.function.events import Ignored, Item, is_sqs_batch, read_event, read_message
 from face3d.function.layout import Role, classify
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
@@ -32,6 +38,7 @@ TEST_EVENT_KEYS = {"Service", "Event", "Time", "Bucket", "RequestId", "HostId"}
 @dataclass(frozen=True)
 class Row:
     file: str
+    keys: list[str]
     roles: list[Role]
     outcomes: list[str]
 
@@ -44,8 +51,9 @@ def _table() -> dict[str, Row]:
             continue
         file = cells[0].strip("`")
         assert file not in rows, f"{file} appears twice in events/README.md"
+        keys = re.findall(r"`([^`]+)`", cells[2])
         roles = [Role(value) for value in re.findall(r"`([a-z-]+)`", cells[3])]
-        rows[file] = Row(file, roles, OUTCOME.findall(cells[4]))
+        rows[file] = Row(file, keys, roles, OUTCOME.findall(cells[4]))
     return rows
 
 
@@ -62,8 +70,28 @@ def _is_test_event(document: dict[str, Any]) -> bool:
     return document.get("Event") == "s3:TestEvent"
 
 
+def _is_s3_notification(document: dict[str, Any]) -> bool:
+    records = document.get("Records") or [{}]
+    return all(record.get("eventSource") == "aws:s3" for record in records)
+
+
+def _items(document: dict[str, Any]) -> list[Item]:
+    """What the function reads from the file, as the handler reads it."""
+    if is_sqs_batch(document):
+        return [
+            item
+            for record in SQSEvent(document).records
+            for item in read_message(record.body, input_bucket=BUCKET)
+        ]
+    return read_event(document, input_bucket=BUCKET)
+
+
+def _role(item: Item) -> Role:
+    return Role.IGNORED if isinstance(item, Ignored) else classify(item.key, PREFIX).role
+
+
 def test_every_event_file_is_in_the_readme_table_and_every_row_has_a_file() -> None:
-    assert len(FILES) >= 9
+    assert len(FILES) >= 14
     assert set(FILES) == set(TABLE)
 
 
@@ -78,7 +106,27 @@ def test_the_scenarios_the_pipeline_needs_are_all_there() -> None:
         "s3-test-event.json",
         "outside-prefix.json",
         "several-records.json",
+        "eventbridge-object-created.json",
+        "sqs-s3-notification.json",
+        "sqs-sns-s3-notification.json",
+        "sqs-eventbridge.json",
+        "sqs-batch-with-malformed-record.json",
     } <= set(FILES)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_function_reads_each_file_as_the_table_says(name: str) -> None:
+    items = _items(_load(name))
+    row = TABLE[name]
+    assert [_role(item) for item in items] == row.roles
+    assert [item.key for item in items if not isinstance(item, Ignored)] == row.keys
+    for item in items:
+        if isinstance(item, Ignored):
+            assert item.reason
+        else:
+            assert item.bucket == BUCKET
+            assert item.event_time is not None
+            assert not item.replay.redrive
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -94,7 +142,12 @@ def test_files_are_json_with_two_space_indent(name: str) -> None:
     assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
 
 
-@pytest.mark.parametrize("name", [n for n in FILES if not _is_test_event(_load(n))])
+S3_NOTIFICATIONS = [
+    n for n in FILES if not _is_test_event(_load(n)) and _is_s3_notification(_load(n))
+]
+
+
+@pytest.mark.parametrize("name", S3_NOTIFICATIONS)
 def test_records_parse_with_powertools_and_classify_as_promised(name: str) -> None:
     event = S3Event(_load(name))
     records = list(event.records)
@@ -168,7 +221,68 @@ def test_the_s3_test_event_has_its_own_shape_and_no_records() -> None:
     assert TABLE["s3-test-event.json"].roles == [Role.IGNORED]
 
 
-def test_only_the_test_event_lacks_records() -> None:
+def test_only_the_test_event_and_eventbridge_events_lack_records() -> None:
     for name in FILES:
         document = _load(name)
-        assert ("Records" in document) is not _is_test_event(document), name
+        plain = not _is_test_event(document) and "detail-type" not in document
+        assert ("Records" in document) is plain, name
+
+
+def _eventbridge_events() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for name in FILES:
+        document = _load(name)
+        if "detail-type" in document:
+            found.append((name, document))
+        elif is_sqs_batch(document):
+            for record in SQSEvent(document).records:
+                body = record.json_body
+                if "detail-type" in body:
+                    found.append((name, body))
+    return found
+
+
+def test_eventbridge_events_are_s3_object_created_events() -> None:
+    events = _eventbridge_events()
+    assert {name for name, _ in events} == {
+        "eventbridge-object-created.json",
+        "sqs-eventbridge.json",
+    }
+    for _, document in events:
+        event = S3EventBridgeNotificationEvent(document)
+        assert event.source == "aws.s3"
+        assert event.detail_type == "Object Created"
+        assert event.resources == [f"arn:aws:s3:::{BUCKET}"]
+        assert event.detail.bucket.name == BUCKET
+        assert event.detail.object.key.startswith(PREFIX)
+        assert re.fullmatch(r"[0-9a-f]{32}", event.detail.object.etag)
+        assert event.detail.reason == "PutObject"
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if is_sqs_batch(_load(n))])
+def test_sqs_batches_are_as_the_event_source_mapping_sends_them(name: str) -> None:
+    records = list(SQSEvent(_load(name)).records)
+    assert records
+    assert len({record.message_id for record in records}) == len(records)
+    for record in records:
+        assert record.event_source == "aws:sqs"
+        assert record.event_source_arn.startswith("arn:aws:sqs:us-east-1:123456789012:")
+        assert record.md5_of_body == hashlib.md5(record.body.encode()).hexdigest()  # noqa: S324
+        assert record.attributes.approximate_receive_count == "1"
+        assert isinstance(record.json_body, dict)
+
+
+def test_the_sns_envelope_wraps_the_s3_notification() -> None:
+    (record,) = SQSEvent(_load("sqs-sns-s3-notification.json")).records
+    envelope = record.decoded_nested_sns_event
+    assert envelope.get_type == "Notification"
+    assert envelope.topic_arn.startswith("arn:aws:sns:us-east-1:123456789012:")
+    (inner,) = S3Event(json.loads(envelope.message)).records
+    assert inner.s3.get_object.key == "incoming/Jos%C3%A9+N%C3%BA%C3%B1ez+2.jpg"
+
+
+def test_the_malformed_record_of_the_batch_has_no_key_and_is_ignored_for_that() -> None:
+    items = _items(_load("sqs-batch-with-malformed-record.json"))
+    (ignored,) = [item for item in items if isinstance(item, Ignored)]
+    assert ignored.reason == "malformed S3 record (no 'key')"
+    assert ignored.via == "sqs/s3"

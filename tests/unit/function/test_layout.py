@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from face3d.contract import View
-from face3d.function.layout import InputKey, Role, claim_key, classify, result_folder
+from face3d.function.layout import (
+    SUPPORTED_EXTENSIONS,
+    UNSUPPORTED_EXTENSIONS,
+    InputKey,
+    Role,
+    claim_key,
+    classify,
+    result_folder,
+    unreadable_photo,
+)
 
 PREFIX = "incoming/"
 
@@ -25,7 +34,10 @@ def _ignored(key: str, prefix: str = PREFIX) -> InputKey:
 
 @pytest.mark.parametrize(
     "name",
-    ["ada.jpg", "ada.jpeg", "ada.png", "ada.webp", "ada.JPG", "ada.JPEG", "ada.Png", "ada.WebP"],
+    [
+        *("ada.jpg", "ada.jpeg", "ada.png", "ada.webp", "ada.heic", "ada.heif", "ada.avif"),
+        *("ada.JPG", "ada.JPEG", "ada.Png", "ada.WebP", "ada.HEIC", "ada.Heif", "ada.AVIF"),
+    ],
 )
 def test_an_image_directly_under_the_prefix_is_a_one_image_set(name: str) -> None:
     found = classify(PREFIX + name, PREFIX)
@@ -34,6 +46,26 @@ def test_an_image_directly_under_the_prefix_is_a_one_image_set(name: str) -> Non
     assert found.view is View.FRONT
     assert found.key == PREFIX + name
     assert found.completes_set
+    assert unreadable_photo(name) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["ada.gif", "ada.GIF", "ada.tif", "ada.TIFF", "ada.bmp", "ada.dng", "ada.jxl"]
+)
+def test_a_photo_we_cannot_read_is_still_a_set_so_that_its_failure_is_recorded(
+    name: str,
+) -> None:
+    found = classify(PREFIX + name, PREFIX)
+    assert (found.role, found.subject, found.view) == (Role.SINGLE_IMAGE, "ada", View.FRONT)
+    problem = unreadable_photo(name)
+    assert problem is not None
+    assert problem.startswith(f".{name.rpartition('.')[2].lower()} photos cannot be read")
+    assert "jpg, jpeg, png, webp, heic, heif or avif" in problem
+
+
+def test_supported_and_unsupported_extensions_do_not_overlap() -> None:
+    assert not SUPPORTED_EXTENSIONS & UNSUPPORTED_EXTENSIONS
+    assert all(extension == extension.lower() for extension in UNSUPPORTED_EXTENSIONS)
 
 
 def test_only_the_last_extension_is_the_image_type() -> None:
@@ -41,9 +73,20 @@ def test_only_the_last_extension_is_the_image_type() -> None:
     assert (found.role, found.subject) == (Role.SINGLE_IMAGE, "ada.v2.final")
 
 
-@pytest.mark.parametrize("name", ["ada.gif", "ada.txt", "ada.jpg.txt", "ada", "ada.", "notes.json"])
-def test_a_non_image_directly_under_the_prefix_is_ignored(name: str) -> None:
-    _ignored(PREFIX + name)
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("ada.txt", "not a photo (.txt)"),
+        ("ada.jpg.txt", "not a photo (.txt)"),
+        ("ada", "not a photo (no extension)"),
+        ("ada.", "not a photo (no extension)"),
+        ("notes.json", "not a photo (.json)"),
+        ("ada.mp4", "not a photo (.mp4)"),
+        ("", "not a photo (no extension)"),  # the prefix itself, as a folder marker
+    ],
+)
+def test_a_non_photo_directly_under_the_prefix_is_ignored(name: str, reason: str) -> None:
+    assert _ignored(PREFIX + name).reason == reason
 
 
 def test_a_manifest_directly_under_the_prefix_is_not_a_set() -> None:
@@ -62,6 +105,11 @@ def test_a_manifest_directly_under_the_prefix_is_not_a_set() -> None:
         ("left.PNG", View.LEFT),
         ("right.webp", View.RIGHT),
         ("right.Jpg", View.RIGHT),
+        ("Front.JPG", View.FRONT),  # view names in any case too
+        ("LEFT.heic", View.LEFT),
+        ("Right.Avif", View.RIGHT),
+        ("front.gif", View.FRONT),  # a photo we cannot read: the set fails when it closes
+        ("left.TIFF", View.LEFT),
     ],
 )
 def test_a_view_in_a_folder_waits_for_the_manifest(name: str, view: View) -> None:
@@ -87,7 +135,7 @@ def test_the_manifest_closes_the_folder_set() -> None:
         "front.txt",  # a view name, but not an image
         "Front.txt",
         "front",  # no extension
-        "front.gif",
+        "front.mov",
         "frontal.jpg",
         "face.jpg",
         ".jpg",
@@ -100,6 +148,10 @@ def test_the_manifest_closes_the_folder_set() -> None:
 )
 def test_any_other_name_in_a_folder_is_ignored(name: str) -> None:
     _ignored(f"incoming/ada/{name}")
+
+
+def test_a_folder_marker_is_ignored_as_one() -> None:
+    assert _ignored("incoming/ada/").reason == "a folder marker"
 
 
 @pytest.mark.parametrize(

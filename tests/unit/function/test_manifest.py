@@ -154,11 +154,20 @@ def test_a_view_naming_the_manifest_itself_is_refused() -> None:
     assert "left" in err.message
 
 
-@pytest.mark.parametrize("name", ["front.gif", "front.txt", "front", "front.json", "front.jpg.bak"])
-def test_a_view_file_that_is_not_an_image_is_refused(name: str) -> None:
+@pytest.mark.parametrize("name", ["front.txt", "front", "front.json", "front.jpg.bak"])
+def test_a_view_file_that_is_not_a_photo_is_refused(name: str) -> None:
     err = _refused_document({"views": {"front": name}})
-    assert ".jpg" in err.message
+    assert "must name a photo (jpg, jpeg, png, webp, heic, heif or avif)" in err.message
     assert name in err.message
+
+
+@pytest.mark.parametrize("name", ["Front.HEIC", "front.avif", "front.gif", "front.TIF"])
+def test_a_view_file_may_be_any_photo_the_set_fails_later_if_it_cannot_be_read(
+    name: str,
+) -> None:
+    assert parse_manifest(json.dumps({"views": {"front": name}}).encode()).views == {
+        View.FRONT: name
+    }
 
 
 def test_metadata_over_4_kb_is_refused_with_its_size() -> None:

@@ -1,6 +1,7 @@
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -11,11 +12,18 @@ from moto import mock_aws
 from face3d.client.results import InputObject
 from face3d.contract import View
 from face3d.errors import error_for
-from face3d.function.events import REDRIVE_MARKER, RETRY_FAILED_MARKER, object_created_event
+from face3d.function.events import (
+    REDRIVE_MARKER,
+    RETRY_FAILED_MARKER,
+    ObjectCreated,
+    object_created_event,
+    read_event,
+)
 from face3d.function.failures import build_failure
 from face3d.function.redrive import Decision, decide, redrive
 
 BUCKET = "face3d-pipeline-123456789012-us-east-1"
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 
 def envelope(code: str, key: str = "incoming/José 2.jpg") -> str:
@@ -43,7 +51,7 @@ LAMBDA_FAILURE_RECORD = json.dumps(
             "condition": "RetriesExhausted",
             "approximateInvokeCount": 3,
         },
-        "requestPayload": {"Records": [{"s3": {"object": {"key": "incoming/ada.jpg"}}}]},
+        "requestPayload": object_created_event(BUCKET, "incoming/ada.jpg", etag="e" * 32),
         "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
         "responsePayload": {"errorMessage": "Task timed out after 180.00 seconds"},
     }
@@ -73,7 +81,74 @@ def test_lambda_failure_records_replay_their_original_event() -> None:
     assert event[REDRIVE_MARKER] is True
 
 
-@pytest.mark.parametrize("body", ["not json", "[]", '{"schema": "other"}', "{}"])
+def test_a_retryable_envelope_without_an_event_time_replays_with_its_failure_time() -> None:
+    document = json.loads(envelope("INTERNAL_ERROR"))
+    document["trigger"]["event_time"] = None
+
+    decision, event = decide(json.dumps(document))
+
+    assert decision is Decision.REPLAY
+    assert event is not None
+    assert event["Records"][0]["eventTime"] == document["failed_at"]
+
+
+def _event_file(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return document
+
+
+def _body(name: str, index: int = 0) -> str:
+    """The body of one message of an SQS batch in events/: what a redrive policy moves."""
+    body: str = _event_file(name)["Records"][index]["body"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        # The upload queue gave up on a message: its body, moved as it was.
+        (_body("sqs-s3-notification.json"), "incoming/alan.png"),
+        (_body("sqs-sns-s3-notification.json"), "incoming/José Núñez 2.jpg"),
+        (_body("sqs-eventbridge.json"), "incoming/grace/manifest.json"),
+        # The EventBridge rule could not deliver an event: the event itself.
+        (json.dumps(_event_file("eventbridge-object-created.json")), "incoming/ada.jpg"),
+        # Lambda gave up on an event from the rule: its on-failure record.
+        (
+            json.dumps(
+                {
+                    **json.loads(LAMBDA_FAILURE_RECORD),
+                    "requestPayload": _event_file("eventbridge-object-created.json"),
+                }
+            ),
+            "incoming/ada.jpg",
+        ),
+    ],
+)
+def test_events_in_every_shape_the_queue_receives_them_are_replayed(body: str, key: str) -> None:
+    decision, event = decide(body)
+
+    assert decision is Decision.REPLAY
+    assert event is not None
+    (item,) = read_event(event, input_bucket=BUCKET)  # what the replayed function reads
+    assert isinstance(item, ObjectCreated)
+    assert item.key == key
+    assert item.replay.redrive
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"schema": "other"}',
+        "{}",
+        json.dumps(_event_file("s3-test-event.json")),
+        _body("sqs-batch-with-malformed-record.json", 1),  # a notification naming no key
+        json.dumps(
+            {**json.loads(LAMBDA_FAILURE_RECORD), "requestPayload": {"Records": [{"s3": {}}]}}
+        ),
+    ],
+)
 def test_unrecognised_messages_are_left_alone(body: str) -> None:
     assert decide(body) == (Decision.UNKNOWN, None)
 
@@ -219,16 +294,15 @@ SNS_NOTIFICATION = {
         ),  # an EventBridge-triggered invocation that failed
     ],
 )
-def test_the_triggers_messages_replay_as_s3_notifications(body: str, key: str) -> None:
+def test_the_triggers_messages_replay_as_the_upload_they_name(body: str, key: str) -> None:
     decision, event = decide(body)
 
     assert decision is Decision.REPLAY
     assert event is not None
     assert event[REDRIVE_MARKER] is True
-    (record,) = event["Records"]
-    assert record["eventSource"] == "aws:s3"
-    assert record["s3"]["bucket"]["name"] == BUCKET
-    assert unquote_plus(record["s3"]["object"]["key"]) == key
+    (upload,) = read_event(event, input_bucket=BUCKET)
+    assert isinstance(upload, ObjectCreated)
+    assert (upload.bucket, upload.key, upload.replay.redrive) == (BUCKET, key, True)
 
 
 def test_limit_bounds_the_messages_read(queue: tuple[Any, str]) -> None:
