@@ -46,6 +46,7 @@ class Options:
     delay_s: float = 1.0
     duplicate_share: float = 0.2
     late_share: float = 0.1
+    late_s: tuple[float, float] = (5.0, 15.0)  # how late a late delivery is
     reupload_share: float = 0.15
     rate: float = 1.5  # subjects dropped per second
     timeout_s: float = 20.0  # the function's timeout
@@ -161,7 +162,7 @@ def _soak(
         subjects,
         function,
         rate=options.rate,
-        delivery=Delivery((options.duplicate_share, options.late_share), 2.0, (5.0, 15.0)),
+        delivery=Delivery((options.duplicate_share, options.late_share), 2.0, options.late_s),
         seed=options.seed,
     )
 
