@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,10 +41,11 @@ BROKEN_ON_MAIN = pytest.mark.xfail(
 
 
 @pytest.fixture(scope="module")
-def soak() -> Outcome:
+def soak(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     pytest.importorskip("mediapipe", reason="the soak's engine needs MediaPipe")
+    options = replace(SMALL, log=tmp_path_factory.mktemp("soak") / "function.log")
     try:
-        outcome = run_soak(SMALL, echo=print)
+        outcome = run_soak(options, echo=print)
     except EngineUnavailable as exc:
         pytest.skip(f"the offline engine does not load here: {exc}")
     print(format_outcome(outcome))  # shown with any failure below

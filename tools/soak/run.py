@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sys
+import tempfile
 import time
 import warnings
 from collections import Counter
@@ -19,14 +21,15 @@ from typing import Any, TextIO
 from face3d.function import handler
 from face3d.function.layout import classify, result_folder
 from face3d.settings import FunctionSettings
+from tests.leaks import Leak, LeakScanner
 
 from . import collect, services, verdict
 from .feeder import Delivery, Feeder
-from .lambda_runtime import AsyncLambda, KillDealer
+from .lambda_runtime import AsyncLambda, KillDealer, Run
 from .proxy import ApiCall, CountingProxy
 from .reader import Candidates, ResultReader
 from .traffic import Traffic
-from .workload import DOWNLOAD_CAP, build_subjects, photo
+from .workload import DOWNLOAD_CAP, Subject, build_subjects
 
 RESULT_PREFIX = "results/"
 INPUT_PREFIX = "incoming/"
@@ -86,11 +89,8 @@ def run_soak(options: Options, *, echo: Callable[[str], None] | None = None) -> 
             print(line, file=terminal, flush=True)
 
     api_key, api_secret = f"soak-key-{secrets.token_hex(8)}", f"soak-secret-{secrets.token_hex(16)}"
+    # The photos are made here, before the clock starts.
     subjects = build_subjects(options.subjects, options.seed, reupload_share=options.reupload_share)
-    for subject in subjects:  # built before the clock starts
-        for generation in subject.generations:
-            [upload.data for upload in generation.uploads]
-    photo("oversized")
     with ExitStack() as stack:
         stack.enter_context(warnings.catch_warnings())
         # Powertools warns on each invocation that ends without a metric (a retry's give-back).
@@ -118,28 +118,25 @@ def run_soak(options: Options, *, echo: Callable[[str], None] | None = None) -> 
         aws = stack.enter_context(services.local_aws(api_key, api_secret))
         traffic = Traffic(api_port=proxy.port)
         stack.enter_context(traffic.installed())
-        log_path = options.log or Path(stack.enter_context(_temporary_log()))
-        log = stack.enter_context(log_path.open("w", encoding="utf-8"))
+        log = stack.enter_context(_log_file(options.log).open("w", encoding="utf-8"))
         stack.enter_context(_function_logs_into(log))
         handler.install(
             handler.build_processor(_settings(options, aws, proxy), region=services.REGION)
         )
         stack.callback(handler.install, None)
-        return _soak(options, subjects, aws, proxy, traffic, echo, log_path, (api_key, api_secret))
+        return _soak(options, subjects, aws, proxy, traffic, echo, log, (api_key, api_secret))
 
 
 def _soak(
     options: Options,
-    subjects: list[Any],
+    subjects: list[Subject],
     aws: services.Aws,
     proxy: CountingProxy,
     traffic: Traffic,
     echo: Callable[[str], None],
-    log_path: Path,
+    log: TextIO,
     credentials: tuple[str, str],
 ) -> Outcome:
-    from tests.leaks import LeakScanner
-
     s3, sqs = aws.client("s3"), aws.client("sqs")
 
     def on_failure(record: dict[str, Any]) -> None:
@@ -212,10 +209,12 @@ def _soak(
     for subject in subjects:
         for generation in subject.generations:
             for upload in generation.uploads:
-                scanner.add_image(upload.data)
+                if not upload.key.endswith("manifest.json"):
+                    scanner.add_image(upload.data)
     for image in proxy.images():
         scanner.add_image(image)
-    leaks = _scan(scanner, log_path, messages, folders, function.runs)
+    log.flush()
+    leaks = _scan(scanner, Path(log.name), messages, folders, function.runs)
     kills = Counter[str]()
     for run in function.runs:
         where = next((c for c in run.invocation.calls if c.killed), None)
@@ -235,18 +234,19 @@ def _soak(
         reader.errors,
         proxy.calls(),
         leaks,
-        str(log_path),
+        log.name,
     )
 
 
 def _scan(
-    scanner: Any,
+    scanner: LeakScanner,
     log_path: Path,
     messages: list[collect.Message],
     folders: dict[str, collect.Folder],
-    runs: list[Any],
+    runs: list[Run],
 ) -> list[str]:
-    found = []
+    """Everything the soak collected, scanned for the API secret and key and image base64."""
+    found: list[Leak] = []
     with log_path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             found += scanner.scan(f"function log line {number}", line)
@@ -286,30 +286,32 @@ def _progress(started: float, feeder: Feeder, function: AsyncLambda, proxy: Coun
     )
 
 
-@contextmanager
-def _temporary_log() -> Iterator[str]:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="face3d-soak-") as folder:
-        yield str(Path(folder) / "function.log")
+def _log_file(path: Path | None) -> Path:
+    """`path`, or a new file kept in the temporary folder (the report names it)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+    handle, name = tempfile.mkstemp(prefix="face3d-soak-", suffix=".log")
+    os.close(handle)
+    return Path(name)
 
 
 @contextmanager
 def _function_logs_into(stream: TextIO) -> Iterator[None]:
     """The function's log lines (Powertools JSON, at DEBUG) and what it prints (its metrics)
-    into `stream`, as CloudWatch would receive them; the levels and streams come back after."""
+    into `stream`, as CloudWatch would receive them; level and streams come back after.
+
+    The face3d.* modules' loggers propagate to Powertools' logger (service "face3d").
+    """
     powertools = logging.getLogger(handler.SERVICE)
-    package = logging.getLogger("face3d")
-    levels = powertools.level, package.level
+    level = powertools.level
     handlers = [h for h in powertools.handlers if isinstance(h, logging.StreamHandler)]
     previous = [h.setStream(stream) for h in handlers]
     powertools.setLevel(logging.DEBUG)
-    package.setLevel(logging.DEBUG)
     try:
         with redirect_stdout(stream):
             yield
     finally:
-        powertools.setLevel(levels[0])
-        package.setLevel(levels[1])
+        powertools.setLevel(level)
         for log_handler, old in zip(handlers, previous, strict=True):
             log_handler.setStream(old if old is not None else sys.stdout)

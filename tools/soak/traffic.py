@@ -27,7 +27,8 @@ from urllib3.connectionpool import HTTPConnectionPool
 
 # The proxy reads this header to tell which call of which invocation it is forwarding.
 CALL_HEADER = "X-Soak-Call"
-_CLAIM = re.compile(r"\.claims/([0-9a-f]{64})\.json$")
+# A claim (or anything kept beside it) names the set it is for: the fingerprint.
+_CLAIM = re.compile(r"\.claims/([0-9a-f]{64})")
 
 
 class Killed(BaseException):

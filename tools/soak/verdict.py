@@ -130,6 +130,11 @@ def judge(
         _lost(final, ledgers),
         _paid_twice(ledgers),
         Invariant(
+            "API calls not attributable to a set",
+            figures.api_unattributed,
+            "made before any claim: paid once could not be judged for them",
+        ),
+        Invariant(
             "torn reads",
             len(torn),
             "a reader following result.json got other bytes than it lists",
@@ -200,7 +205,7 @@ def _fate(run: Run) -> str:
 
 def _paid_twice(ledgers: dict[str, _SetLedger]) -> Invariant:
     """Sets paid again after an answer the function received and could have stored."""
-    twice, excused, examples = 0, Counter[str](), []
+    twice, inside, excused, examples = 0, 0, Counter[str](), []
     for fingerprint, ledger in ledgers.items():
         stored_at = next((n for n, paid in enumerate(ledger.paid) if not paid.excuse), None)
         if stored_at is not None and stored_at < len(ledger.paid) - 1:
@@ -210,13 +215,11 @@ def _paid_twice(ledgers: dict[str, _SetLedger]) -> Invariant:
                 f"{stored_at + 1} reached it, then {ledger.paid[stored_at].fate}"
             )
         elif len(ledger.paid) > 1:
+            inside += 1
             for paid in ledger.paid[:-1]:
                 excused[paid.excuse or "?"] += 1
-    detail = "outside the window; " + (
-        ", ".join(f"{n} extra {why}" for why, n in sorted(excused.items()))
-        if excused
-        else "none inside it"
-    )
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(excused.items()))
+    detail = f"outside the window; {inside} more inside it" + (f": {reasons}" if reasons else "")
     return Invariant("sets paid more than once", twice, detail, tuple(examples[:5]))
 
 
@@ -288,7 +291,7 @@ def _dead_letters(ledgers: dict[str, _SetLedger], failed: Iterable[str]) -> Inva
     return Invariant(
         "failed sets with more than one DLQ message",
         extra,
-        f"outside the window; {excused} extra inside it",
+        f"outside the window; {excused} more inside it",
         tuple(examples[:5]),
     )
 
