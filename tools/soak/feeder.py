@@ -1,5 +1,9 @@
-"""The users: drop each subject's photos into the bucket on a timeline, and let S3 deliver the
-events as it does — at least once (some twice), in any order (some late).
+"""The users: drop each subject's photos into the bucket, and let S3 deliver the events as it
+does — at least once (some twice), in any order (some late).
+
+First drops follow a timeline (`rate` subjects a second); a re-upload follows the function's
+progress on the subject's earlier set (while it runs, or once it has ended), so that it races
+or replaces that set however far behind the function is.
 
 It also works out, for every set it completes, the fingerprint the function will give it: from
 the objects it uploaded and their ETags, with the function's own pure code (image_sets,
@@ -8,6 +12,7 @@ manifest), so that the soak can tell which set every outcome and every API call 
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 import time
@@ -23,8 +28,8 @@ from face3d.function.layout import MANIFEST_NAME, Role, classify
 from face3d.function.manifest import Manifest, parse_manifest
 from face3d.function.objects import StoredObject
 
-from .lambda_runtime import AsyncLambda
-from .workload import Subject, Upload
+from .lambda_runtime import AsyncLambda, event_keys
+from .workload import Reupload, Subject, Upload
 
 
 @dataclass(frozen=True)
@@ -68,16 +73,26 @@ class Feeder:
         self._rate = rate
         self._delivery = delivery
         self._rng = random.Random(seed)  # noqa: S311
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._folders: dict[str, dict[str, StoredObject]] = {}
         self._dropped: list[str] = []
+        self._due: list[tuple[float, int, int]] = []  # (when, subject number, generation)
+        # Re-uploads waiting for the function: by the key that closed the earlier set.
+        self._waiting: dict[str, tuple[int, int, Reupload]] = {}
         self._thread = threading.Thread(target=self._run, name="soak-feeder", daemon=True)
+        function.on_start = lambda event: self._progress(event, "racing")
+        function.on_end = lambda event: self._progress(event, "after")
         self.sets: list[CompletedSet] = []
         self.uploads = 0
         self.deliveries = {"delivery": 0, "duplicate": 0, "late": 0}
+        self.unprompted = 0  # re-uploads the function's progress never prompted (a stall)
         self.failure: BaseException | None = None
 
     def start(self) -> None:
+        began = time.monotonic()
+        for number in range(len(self._subjects)):
+            when = began + number / self._rate + self._rng.uniform(0, 0.5 / self._rate)
+            heapq.heappush(self._due, (when, number, 0))
         self._thread.start()
 
     def join(self, timeout: float) -> bool:
@@ -88,33 +103,62 @@ class Feeder:
         with self._lock:
             return list(self._dropped)
 
-    def timeline(self) -> list[tuple[float, int, Subject, int]]:
-        """(seconds from the start, subject number, subject, generation), in time order."""
-        steps = []
-        for number, subject in enumerate(self._subjects):
-            start = number / self._rate + self._rng.uniform(0, 0.5 / self._rate)
-            steps.append((start, number, subject, 0))
-            for generation, gap in enumerate(subject.gaps, 1):
-                start += gap
-                steps.append((start, number, subject, generation))
-        return sorted(steps, key=lambda step: (step[0], step[1], step[3]))
+    def _progress(self, event: dict[str, Any], when: str) -> None:
+        """The function started or ended an invocation: a re-upload may wait for that."""
+        with self._lock:
+            for key in event_keys(event):
+                waiting = self._waiting.get(key)
+                if waiting is not None and waiting[2].when == when:
+                    del self._waiting[key]
+                    number, generation, reupload = waiting
+                    heapq.heappush(self._due, (time.monotonic() + reupload.gap, number, generation))
+                    self._lock.notify()
+
+    def _next(self) -> tuple[int, int] | None:
+        """The next drop once due, or None when everything has been dropped."""
+        idle_since: float | None = None
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                if self._due and self._due[0][0] <= now:
+                    _, number, generation = heapq.heappop(self._due)
+                    return number, generation
+                if not self._due and not self._waiting:
+                    return None
+                if not self._due and self._function.idle():
+                    # Nothing can prompt the waiting re-uploads any more: drop them now.
+                    idle_since = idle_since or now
+                    if now - idle_since > 2.0:
+                        for number, generation, _ in self._waiting.values():
+                            heapq.heappush(self._due, (now, number, generation))
+                            self.unprompted += 1
+                        self._waiting.clear()
+                        continue
+                else:
+                    idle_since = None
+                wait = self._due[0][0] - now if self._due else 0.5
+                self._lock.wait(min(max(wait, 0.001), 0.5))
 
     def _run(self) -> None:
-        began = time.monotonic()
         try:
-            for at, _, subject, generation in self.timeline():
-                time.sleep(max(began + at - time.monotonic(), 0.0))
-                self._drop(subject, generation)
+            while (step := self._next()) is not None:
+                number, generation = step
+                self._drop(number, generation)
         except BaseException as exc:  # noqa: BLE001 (reported by the soak, which then fails)
             self.failure = exc
 
-    def _drop(self, subject: Subject, generation: int) -> None:
+    def _drop(self, number: int, generation: int) -> None:
+        subject = self._subjects[number]
         with self._lock:
             self._dropped.append(subject.name)
         uploads = subject.generations[generation].uploads
-        for number, upload in enumerate(uploads, 1):
+        for position, upload in enumerate(uploads, 1):
             stored = self._upload(upload)
-            if number == len(uploads):
+            if position == len(uploads):
+                if generation + 1 < len(subject.generations):
+                    with self._lock:  # before the event goes out: it may prompt the re-upload
+                        reupload = subject.reuploads[generation]
+                        self._waiting[upload.key] = (number, generation + 1, reupload)
                 self.sets.append(
                     CompletedSet(
                         subject.name,

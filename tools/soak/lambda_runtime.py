@@ -119,6 +119,10 @@ class AsyncLambda:
         ]
         self.runs: list[Run] = []
         self.failure_records: list[dict[str, Any]] = []
+        # Told of each invocation as it starts and once it has ended (the users' re-uploads
+        # wait for these).
+        self.on_start: Callable[[dict[str, Any]], None] = lambda event: None
+        self.on_end: Callable[[dict[str, Any]], None] = lambda event: None
 
     @property
     def max_retries(self) -> int:
@@ -139,11 +143,7 @@ class AsyncLambda:
         """The (decoded) object keys of the events being handled right now."""
         with self._lock:
             events = list(self._running.values())
-        keys = []
-        for event in events:
-            for record in event.get("Records", []):
-                keys.append(unquote_plus(record["s3"]["object"]["key"]))
-        return keys
+        return [key for event in events for key in event_keys(event)]
 
     def idle(self) -> bool:
         with self._lock:
@@ -203,6 +203,7 @@ class AsyncLambda:
         )
         run = Run(invocation, due.event, due.label)
         context = CountdownContext(due.request_id, deadline)
+        self.on_start(due.event)
         try:
             with self._traffic.running(invocation):
                 run.result = self._handler(due.event, context)
@@ -215,6 +216,7 @@ class AsyncLambda:
             run.error = "".join(traceback.format_exception(exc))
         with self._lock:
             self.runs.append(run)
+        self.on_end(due.event)
         if run.outcome == "succeeded":
             return
         if due.attempt <= self.max_retries:
@@ -225,6 +227,11 @@ class AsyncLambda:
         with self._lock:
             self.failure_records.append(record)
         self._on_failure(record)
+
+
+def event_keys(event: dict[str, Any]) -> list[str]:
+    """The object keys an S3 event names, URL-decoded."""
+    return [unquote_plus(record["s3"]["object"]["key"]) for record in event.get("Records", [])]
 
 
 def _on_failure_record(run: Run, timeout_s: float) -> dict[str, Any]:

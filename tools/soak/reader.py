@@ -99,7 +99,7 @@ class ResultReader:
             version = record.get("version_id") if isinstance(record, dict) else None
             self.files += 1
             self.pinned += version is not None
-            problem = _differs(record, self._get(folder + name, version))
+            problem = _differs(record, self._get(_key(record, folder + name), version))
             if problem:
                 self.torn.append(TornRead(subject, name, problem, version is not None))
 
@@ -114,6 +114,12 @@ class ResultReader:
         return body
 
 
+def _key(record: Any, default: str) -> str:
+    """Where result.json says an output is (the fixed name in the folder unless it says)."""
+    key = record.get("key") if isinstance(record, dict) else None
+    return key if isinstance(key, str) and key else default
+
+
 def _differs(record: Any, data: bytes | None) -> str:
     if data is None:
         return "listed but missing"
@@ -125,20 +131,26 @@ def _differs(record: Any, data: bytes | None) -> str:
 
 
 def folder_problems(s3: Any, bucket: str, folder: str, keys: Sequence[str]) -> list[str]:
-    """What is wrong with a result folder at rest (no attempt in flight): each latest output
-    must be the one `result.json` lists, and no output it does not list may be there."""
+    """What is wrong with a result folder at rest (no attempt in flight): the latest object at
+    each output's key must be the one `result.json` lists, and no output it does not list may
+    be in the folder. `keys` are the folder's latest keys."""
     if folder + RESULT_DOCUMENT not in keys:
         return []
     document = json.loads(s3.get_object(Bucket=bucket, Key=folder + RESULT_DOCUMENT)["Body"].read())
     outputs = document.get("outputs", {})
     problems = []
     for name in OUTPUT_FILES:
-        present = folder + name in keys
         if name not in outputs:
-            if present:
+            if folder + name in keys:
                 problems.append(f"{name} is there but not listed")
             continue
-        data = s3.get_object(Bucket=bucket, Key=folder + name)["Body"].read() if present else None
+        key = _key(outputs[name], folder + name)
+        try:
+            data: bytes | None = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _MISSING:
+                raise
+            data = None
         problem = _differs(outputs[name], data)
         if problem:
             problems.append(f"latest {name}: {problem}")

@@ -23,7 +23,8 @@ def format_outcome(outcome: Outcome) -> str:
         f"of answers by {o.delay_s:g} s",
         f"  function: timeout {o.timeout_s:g} s, {len(o.retry_delays)} async retries after "
         f"{', '.join(f'{d:g}' for d in o.retry_delays)} s",
-        f"  uploads {outcome.uploads}; deliveries {_counts(outcome.deliveries)}",
+        f"  uploads {outcome.uploads} (subjects dropped again: {_counts(outcome.reuploads)}); "
+        f"deliveries {_counts(outcome.deliveries)}",
         f"  invocations {sum(outcome.runs.values())}: {_counts(outcome.runs)}",
         f"  deaths {sum(outcome.kills.values())}: {_counts(outcome.kills)}",
         "",

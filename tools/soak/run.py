@@ -65,6 +65,7 @@ class Outcome:
     seconds: float  # from the first upload until everything settled
     settled: bool  # everything settled within options.settle_s
     uploads: int
+    reuploads: Counter[str]  # subjects dropped again, by what prompted it
     deliveries: dict[str, int]
     runs: Counter[str]  # invocations by how they ended
     kills: Counter[str]  # deaths by where they struck
@@ -191,6 +192,8 @@ def _soak(
     function.stop()
     if feeder.failure is not None:
         raise RuntimeError("the feeder failed") from feeder.failure
+    if feeder.unprompted:
+        echo(f"{feeder.unprompted} re-uploads were dropped unprompted: the function stalled")
     echo(f"settled after {seconds:.0f} s; judging ...")
 
     messages = collect.drain(sqs, aws.queue_url)
@@ -226,6 +229,7 @@ def _soak(
         seconds,
         settled,
         feeder.uploads,
+        Counter(reupload.when for subject in subjects for reupload in subject.reuploads),
         dict(feeder.deliveries),
         Counter(run.outcome for run in function.runs),
         kills,

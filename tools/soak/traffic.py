@@ -44,7 +44,7 @@ class Call:
     service: str
     action: str  # "PUT results/x/face.obj", "SendMessage", "POST", ...
     started: float
-    status: int | None = None
+    status: int | None = None  # None: no answer reached the function (timeout, refused, killed)
     killed: str = ""  # "before" or "after" (sending) when the invocation died at this call
     fingerprint: str | None = None  # the set it concerns, where the call tells
     failure_fingerprint: str | None = None  # for a SendMessage: the envelope's set

@@ -2,9 +2,10 @@
 
 Sets are told apart by fingerprint. Every API call carries the invocation and call it came from
 (the traffic hook's header, read by the proxy), and each invocation knows the set it claimed, so
-each paid answer belongs to one set. A paid answer is excused from "paid once" only when it never
-became durable through no fault of the function: the proxy cut it off in transit, or the
-invocation died on receiving it or before the one PutObject that stores it (DESIGN.md section 5).
+each paid answer belongs to one set. A paid answer is excused from "paid once" only when the
+function could not have stored it: the proxy cut it off in transit, the function's read timeout
+gave up on it, or the invocation died on receiving it or before the one PutObject that stores it
+(DESIGN.md section 5).
 Likewise a second DLQ message is excused only when the invocation that sent the first died before
 its next call (the one that records it was sent; section 6).
 """
@@ -182,6 +183,8 @@ def _excuse(answer: ApiCall, invocation: Invocation, call: Call) -> str:
     """Why a paid answer could not have been stored, if it could not."""
     if answer.cut:
         return "cut in transit"
+    if call.status is None and not call.killed:
+        return "not awaited"  # the function's own timeout gave up on the answer
     if call.killed == "after":
         return "died on the answer"
     following = invocation.call_after(call)

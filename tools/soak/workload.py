@@ -40,16 +40,20 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class Reupload:
+    """When a generation is dropped after the one before: `gap` seconds after the function
+    starts on the earlier set ("racing" its processing) or after it finished ("after" it)."""
+
+    when: str  # "racing" or "after"
+    gap: float
+
+
+@dataclass(frozen=True)
 class Subject:
     name: str
     kind: str
     generations: tuple[Generation, ...]
-    # Seconds between the subject's generations being dropped.
-    gaps: tuple[float, ...] = ()
-
-    @property
-    def reuploaded(self) -> bool:
-        return len(self.generations) > 1
+    reuploads: tuple[Reupload, ...] = ()  # one per generation after the first
 
 
 # The photos, each built once.
@@ -235,10 +239,13 @@ def build_subjects(count: int, seed: int, *, reupload_share: float = 0.15) -> li
         base = rng.choice(NAMES) if rng.random() < 0.1 else "subject"
         name = f"{base}-{number:04d}"
         generations = [_generation(rng, name, kind)]
-        gaps: list[float] = []
+        reuploads: list[Reupload] = []
         if rng.random() < reupload_share:
             generations.append(_reupload(rng, generations[0]))
-            # Soon enough to race the first set's processing, or well after it.
-            gaps.append(rng.choice([rng.uniform(0.05, 1.5), rng.uniform(3.0, 12.0)]))
-        subjects.append(Subject(name, kind, tuple(generations), tuple(gaps)))
+            # Timed by the function's progress, not the clock, so a backlog changes nothing:
+            # while the first set is being processed, or soon after it has ended.
+            racing = rng.random() < 0.5
+            gap = rng.uniform(0.05, 1.0) if racing else rng.uniform(0.0, 2.0)
+            reuploads.append(Reupload("racing" if racing else "after", gap))
+        subjects.append(Subject(name, kind, tuple(generations), tuple(reuploads)))
     return subjects

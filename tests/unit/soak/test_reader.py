@@ -101,3 +101,21 @@ def test_at_rest_the_latest_outputs_must_be_exactly_those_listed(s3: Any) -> Non
         "tex.jpg is there but not listed",
     ]
     assert folder_problems(s3, BUCKET, "results/nobody/", []) == []
+
+
+def test_outputs_are_read_where_result_json_says_they_are(s3: Any) -> None:
+    elsewhere = FOLDER + "0f/face.obj"  # e.g. an immutable per-fingerprint location
+    s3.put_object(Bucket=BUCKET, Key=elsewhere, Body=OBJ)
+    record = {"key": elsewhere, "size": len(OBJ), "sha256": hashlib.sha256(OBJ).hexdigest()}
+    document = json.dumps({"fingerprint": "f", "outputs": {"face.obj": record}}).encode()
+    s3.put_object(Bucket=BUCKET, Key=FOLDER + "result.json", Body=document)
+    follower = reader(s3)
+
+    follower.read("ada")
+
+    assert (follower.files, follower.torn) == (1, [])
+    assert folder_problems(s3, BUCKET, FOLDER, [FOLDER + "result.json"]) == []
+    s3.delete_object(Bucket=BUCKET, Key=elsewhere)
+    assert folder_problems(s3, BUCKET, FOLDER, [FOLDER + "result.json"]) == [
+        "latest face.obj: listed but missing"
+    ]

@@ -111,6 +111,18 @@ def test_answers_lost_in_the_one_putobject_window_or_in_transit_are_excused() ->
     assert figures.api_statuses == {200: 4, 403: 1}
 
 
+def test_an_answer_the_function_stopped_waiting_for_is_excused() -> None:
+    gave_up = invocation("r1", 1, claim(OLD), ("api", "POST", ""))
+    gave_up.invocation.calls[-1].status = None  # the read timed out: the engine answered later
+    retry = invocation("r1", 2, claim(OLD), ("api", "POST", ""))
+
+    figures = run_judge(
+        [completed("ada", OLD)], [gave_up, retry], [answer(gave_up, 2), answer(retry, 2)]
+    )
+
+    assert invariant(figures, "sets paid more than once").detail.endswith("1 not awaited")
+
+
 def test_a_kill_after_the_store_call_was_sent_is_no_excuse() -> None:
     stored = invocation("r1", 1, claim(OLD), ("api", "POST", ""), ("s3", "PUT a", "after"))
     retry = invocation("r1", 2, claim(OLD), ("api", "POST", ""))
