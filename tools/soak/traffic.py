@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from urllib3.connectionpool import HTTPConnectionPool
@@ -146,12 +146,11 @@ class Traffic:
         invocation.calls.append(call)
         plan = invocation.plan
         if invocation.death:
-            call.killed = "before"
-            raise Killed(invocation.death)
+            _die(invocation, call, invocation.death, "before")
         if time.monotonic() > invocation.deadline:
-            return _die(invocation, call, "timed out", "before")
+            _die(invocation, call, "timed out", "before")
         if plan and not plan.at_answer and plan.at_call == call.index and not plan.after:
-            return _die(invocation, call, "killed", "before")
+            _die(invocation, call, "killed", "before")
         if call.service == "api":
             headers[CALL_HEADER] = f"{invocation.tag}/{call.index}"
             kwargs["headers"] = headers
@@ -165,11 +164,11 @@ class Traffic:
         at_call = plan is not None and plan.after and plan.at_call == call.index
         if at_call or (answered and call.status == 200):
             response.close()  # the answer never reaches the function
-            return _die(invocation, call, "killed", "after")
+            _die(invocation, call, "killed", "after")
         return response
 
 
-def _die(invocation: Invocation, call: Call, death: str, when: str) -> Any:
+def _die(invocation: Invocation, call: Call, death: str, when: str) -> NoReturn:
     invocation.death = death
     call.killed = when
     raise Killed(death)
