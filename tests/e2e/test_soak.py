@@ -30,6 +30,7 @@ SMALL = Options(
     seed=8,
     rate=5.0,
     reupload_share=0.3,
+    late_share=0.2,
     late_s=(1.0, 4.0),
     settle_s=240.0,
 )
@@ -131,7 +132,7 @@ def servers() -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
     seen: list[tuple[str, str, str]] = []
     handler = type("Handler", (Recorder,), {"seen": seen})
     running = [ThreadingHTTPServer(("127.0.0.1", 0), handler) for _ in range(2)]
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in running]
+    threads = [threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True) for s in running]
     for thread in threads:
         thread.start()
     api, s3 = (f"http://127.0.0.1:{s.server_address[1]}" for s in running)
