@@ -16,12 +16,14 @@ TOOLS_STAMP := $(VENV_TOOLS)/.installed-tools
 BUILD_DIR := .aws-sam/build/ReconstructFunction
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: bench demo help venv test test-lambda-runtime lint format typecheck ci clean \
+.PHONY: bench demo help soak venv test test-lambda-runtime lint format typecheck ci clean \
 	tools requirements requirements-check template-check build build-check
 
 help:
 	@echo "make demo                 the whole pipeline offline on sample photos, into demo-output/"
 	@echo "make bench                speed and memory of preparation and engine, as ratios to baselines"
+	@echo "make soak                 the pipeline under faults on loopback (300 subjects, < 10 min); fails"
+	@echo "                          if an invariant breaks; ARGS='--subjects 50 --seed 2' (--help: all)"
 	@echo "make test                 run the whole test suite (creates .venv with the dev and engine extras)"
 	@echo "make test-lambda-runtime  run the pure-Python suite under Python 3.13"
 	@echo "make lint                 ruff check, ruff format --check, mypy, import contracts"
@@ -47,6 +49,10 @@ demo: $(STAMP)
 # Speed and memory against same-run baselines (a table of ratios; nothing asserted).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run 2>/dev/null
+
+# A bounded soak under faults on loopback (tools/soak); exit 1 when an invariant breaks.
+soak: $(STAMP)
+	$(BIN)/python -m tools.soak $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,68 +1,104 @@
-"""Finding the API secret, the API key or image data in what the pipeline shows (issue 8).
+"""Finds what must never leave the function (DESIGN.md section 6): the API secret and key, and
+image base64.
 
-A plain helper for the fault tests and the soak: feed it the secrets and every image that may
-travel (the photos uploaded, the JPEGs sent), then hand it each log line, DLQ body and
-attribute, error.json, result.json and exception text; `leaks` names what it finds. Image data is
-found as any 40-character fragment of the image's base64 (at each of the three byte alignments,
-so a fragment of any slice of the image counts), also where JSON escaped its slashes.
+A text leaks when it holds a secret verbatim, or a run of 40 or more base64 characters that is a
+fragment of a known image's base64 (at whatever offset the fragment starts). Fingerprints, ETags
+and other hex digests are base64 characters too, so a run is a leak only if it decodes to bytes
+of a known image: nothing is reported on looks alone. Standard library only, and self-contained:
+the fault tests and `make soak` both feed it what they collect.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-FRAGMENT = 40  # the shortest piece of base64 that counts as image data
-_PROBE = FRAGMENT // 2  # any FRAGMENT-long piece holds a whole probe-aligned PROBE-long one
-_RUN = re.compile(rf"[A-Za-z0-9+/]{{{FRAGMENT},}}")
+MIN_FRAGMENT_CHARS = 40
+# Standard and URL-safe alphabets; padding and any other character end a run.
+_RUN = re.compile(rf"[A-Za-z0-9+/_-]{{{MIN_FRAGMENT_CHARS},}}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_URL_SAFE = str.maketrans("-_", "+/")
+# Characters that may belong to the text around a fragment rather than to the fragment; the
+# bytes they decode into are not compared.
+_EDGE_BYTES = 3
 
 
-@dataclass
+@dataclass(frozen=True)
+class Leak:
+    """One finding. It never quotes what leaked: a report must not repeat the leak."""
+
+    source: str  # where the text came from, e.g. "DLQ message 3 body"
+    kind: str  # "api_secret", "api_key" (the names given), or "image base64"
+    offset: int  # where in the text it starts
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.source} at offset {self.offset}"
+
+
 class LeakScanner:
-    secrets: list[str] = field(default_factory=list)  # the API secret, the API key
-    _encodings: list[str] = field(default_factory=list)
-    _probes: set[str] = field(default_factory=set)
+    """Scans texts for the given secrets and for base64 of the images it was shown."""
+
+    def __init__(self, secrets: Mapping[str, str], images: Iterable[bytes] = ()) -> None:
+        empty = [name for name, value in secrets.items() if not value]
+        if empty:
+            raise ValueError(f"empty secret values cannot be searched for: {', '.join(empty)}")
+        self._secrets = dict(secrets)
+        self._images: dict[bytes, bytes] = {}
+        self._checked: dict[str, bool] = {}
+        for image in images:
+            self.add_image(image)
+
+    @property
+    def image_count(self) -> int:
+        return len(self._images)
+
+    def add_image(self, data: bytes) -> None:
+        """An image whose base64 must not appear: what was uploaded, or what was sent."""
+        digest = hashlib.sha256(data).digest()
+        if len(data) >= MIN_FRAGMENT_CHARS and digest not in self._images:
+            self._images[digest] = data
+            self._checked = {run: found for run, found in self._checked.items() if found}
 
     def add_images(self, images: Iterable[bytes]) -> None:
         for image in images:
             self.add_image(image)
 
-    def add_image(self, image: bytes) -> None:
-        for offset in range(3):
-            encoded = base64.b64encode(image[offset:]).decode()
-            self._encodings.append(encoded)
-            self._probes.update(
-                encoded[start : start + _PROBE]
-                for start in range(0, len(encoded) - _PROBE + 1, _PROBE)
-            )
+    def check(self, texts: Iterable[tuple[str, str | bytes]]) -> list[Leak]:
+        """Every leak in (source, text) pairs."""
+        return [leak for source, text in texts for leak in self.scan(source, text)]
 
-    @property
-    def images(self) -> int:
-        return len(self._encodings) // 3
+    def scan(self, source: str, text: str | bytes) -> list[Leak]:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        leaks = []
+        for name, value in self._secrets.items():
+            start = text.find(value)
+            if start >= 0:
+                leaks.append(Leak(source, name, start))
+        for match in _RUN.finditer(text):
+            run = match.group()
+            if run not in self._checked:
+                self._checked[run] = self._is_image_fragment(run)
+            if self._checked[run]:
+                leaks.append(Leak(source, "image base64", match.start()))
+        return leaks
 
-    def leaks(self, text: str) -> list[str]:
-        """What of the secrets and images `text` holds, each named (shortened) once."""
-        text = text.replace("\\/", "/")
-        found = [f"secret {value[:4]}..." for value in self.secrets if value and value in text]
-        for run in _RUN.findall(text):
-            fragment = self._image_fragment(run)
-            if fragment is not None:
-                found.append(f"base64 of an image: {fragment[:12]}...")
-        return found
-
-    def _image_fragment(self, run: str) -> str | None:
-        for start in range(len(run) - _PROBE + 1):
-            if run[start : start + _PROBE] not in self._probes:
+    def _is_image_fragment(self, run: str) -> bool:
+        if _HEX.fullmatch(run) or not self._images:
+            return False  # a digest: hex text never decodes to an image's bytes at random
+        standard = run.translate(_URL_SAFE)
+        # The run may start anywhere in an encoding's 4-character groups: try each alignment.
+        for skip in range(4):
+            usable = (len(standard) - skip) // 4 * 4
+            try:
+                decoded = base64.b64decode(standard[skip : skip + usable], validate=True)
+            except (binascii.Error, ValueError):
                 continue
-            # A probe matched: is there a FRAGMENT-long piece around it in one image?
-            for begin in range(max(0, start - FRAGMENT + _PROBE), start + 1):
-                piece = run[begin : begin + FRAGMENT]
-                if len(piece) == FRAGMENT and any(piece in e for e in self._encodings):
-                    return piece
-        return None
-
-    def check(self, texts: Iterable[tuple[str, str]]) -> list[str]:
-        """Every leak in (where, text) pairs, as 'where: what'."""
-        return [f"{where}: {leak}" for where, text in texts for leak in self.leaks(text)]
+            core = decoded[_EDGE_BYTES:-_EDGE_BYTES]
+            if len(core) >= 16 and any(core in image for image in self._images.values()):
+                return True
+        return False

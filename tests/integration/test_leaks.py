@@ -132,7 +132,7 @@ def test_nothing_shown_holds_the_secret_the_key_or_image_data(
 
     assert len(scenarios.raised) >= 9
     assert any(isinstance(exc, Killed) for exc in scenarios.raised)
-    scanner = LeakScanner(secrets=[API_SECRET, API_KEY])
+    scanner = LeakScanner({"api_secret": API_SECRET, "api_key": API_KEY})
     scanner.add_images(scenarios.images)
     found = texts(pipeline, scenarios, json_logs.getvalue(), caplog.records)
     assert len(found) > 50
@@ -146,12 +146,12 @@ def test_the_scanner_finds_what_it_is_for() -> None:
     import base64
 
     image = photos.astronaut_jpeg()
-    scanner = LeakScanner(secrets=[API_SECRET, API_KEY])
+    scanner = LeakScanner({"api_secret": API_SECRET, "api_key": API_KEY})
     scanner.add_image(image)
     encoded = base64.b64encode(image[5:]).decode()  # any alignment
-    assert scanner.leaks(f"x {encoded[3000:3040]} y")
-    assert scanner.leaks(json.dumps({"m": encoded[:80]}))
-    assert scanner.leaks(f"api_secret={API_SECRET}")
-    assert scanner.leaks(f"key {API_KEY}")
-    assert scanner.leaks(f"x {encoded[3000:3039]} y") == []  # 39 characters are not a leak
-    assert scanner.leaks("fingerprint " + "0123456789abcdef" * 4) == []
+    assert scanner.scan("text", f"x {encoded[3000:3040]} y")
+    assert scanner.scan("text", json.dumps({"m": encoded[:80]}))
+    assert scanner.scan("text", f"api_secret={API_SECRET}")
+    assert scanner.scan("text", f"key {API_KEY}")
+    assert scanner.scan("text", f"x {encoded[3000:3039]} y") == []  # 39 characters are not a leak
+    assert scanner.scan("text", "fingerprint " + "0123456789abcdef" * 4) == []

@@ -1,0 +1,211 @@
+"""The loopback services the soak runs against: moto's S3, SQS and Secrets Manager as real HTTP
+endpoints (`ThreadedMotoServer`), and the offline engine (`face3d serve`) in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+REGION = "us-east-1"
+BUCKET = "face3d-soak-000000000000-us-east-1"
+QUEUE = "face3d-soak-dlq"
+SECRET_ID = "face3d/soak"  # noqa: S105 (the secret's name)
+ENGINE_STARTUP_S = 180.0  # MediaPipe's first import and model load
+# The harness's own clients (uploads, reader, checks): patient, and never killed.
+HARNESS_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=60,
+    retries={"mode": "standard", "max_attempts": 8},
+    max_pool_connections=20,
+)
+
+
+@dataclass(frozen=True)
+class Aws:
+    endpoint: str
+    queue_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="soak",
+            aws_secret_access_key="soak",  # noqa: S106 (moto accepts anything)
+            config=HARNESS_CONFIG,
+        )
+
+
+@contextmanager
+def local_aws(api_key: str, api_secret: str) -> Iterator[Aws]:
+    """moto on a free loopback port, with the versioned bucket, the DLQ and the API secret.
+
+    The process's AWS variables point the function's own clients (built by the handler from
+    the SDK's chain) at it while the block runs.
+    """
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    with _atomic_conditional_puts():
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        try:
+            with _environment(
+                AWS_ENDPOINT_URL=endpoint,
+                AWS_ACCESS_KEY_ID="soak",
+                AWS_SECRET_ACCESS_KEY="soak",  # noqa: S106
+                AWS_DEFAULT_REGION=REGION,
+                AWS_REGION=REGION,
+            ):
+                aws = Aws(endpoint, "")
+                s3 = aws.client("s3")
+                s3.create_bucket(Bucket=BUCKET)
+                s3.put_bucket_versioning(
+                    Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+                )
+                queue_url = aws.client("sqs").create_queue(QueueName=QUEUE)["QueueUrl"]
+                aws.client("secretsmanager").create_secret(
+                    Name=SECRET_ID,
+                    SecretString=json.dumps({"api_key": api_key, "api_secret": api_secret}),
+                )
+                yield Aws(endpoint, queue_url)
+        finally:
+            # moto keeps its state in this process: leave none behind (the test suite goes on).
+            try:
+                requests.post(f"{endpoint}/moto-api/reset", timeout=30)
+            finally:
+                server.stop()
+
+
+@contextmanager
+def _atomic_conditional_puts() -> Iterator[None]:
+    """S3's conditional PUT is atomic; moto's checks, then writes, unlocked. Without this lock
+    two racing claims could both win in moto, and the soak would blame the pipeline for moto."""
+    from moto.s3.responses import S3Response
+
+    lock = threading.Lock()
+    real_put: Callable[..., Any] = S3Response.put_object
+
+    def put_object(self: S3Response) -> Any:
+        with lock:
+            return real_put(self)
+
+    S3Response.put_object = put_object  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        S3Response.put_object = real_put  # type: ignore[method-assign]
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class Engine:
+    """`face3d serve` in a subprocess; `endpoint` is its 3dface URL."""
+
+    endpoint: str
+    process: subprocess.Popen[str]
+    log: deque[str | None]
+
+
+class EngineUnavailable(RuntimeError):
+    """The offline engine does not load on this machine (no MediaPipe): the soak cannot run."""
+
+
+@contextmanager
+def engine_server(
+    *, api_key: str, api_secret: str, qps: int | None, fail_rate: float, latency_ms: int, seed: int
+) -> Iterator[Engine]:
+    """`face3d serve --qps --fail-rate --latency-ms --seed` on a free loopback port."""
+    command = [
+        sys.executable, "-m", "face3d", "serve", "--host", "127.0.0.1", "--port", "0",
+        "--api-key", api_key, "--api-secret", api_secret, "--threads", "4",
+        "--fail-rate", str(fail_rate), "--latency-ms", str(latency_ms), "--seed", str(seed),
+    ]  # fmt: skip
+    if qps is not None:
+        command += ["--qps", str(qps)]
+    process = subprocess.Popen(  # noqa: S603 (our own command line)
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    log: deque[str | None] = deque(maxlen=200)
+    pumps = [
+        # Both pipes are drained all along: a full stderr pipe (a line per request) would block.
+        threading.Thread(target=_pump, args=(process.stdout, lines.put), daemon=True),
+        threading.Thread(target=_pump, args=(process.stderr, log.append), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    try:
+        yield Engine(_endpoint_from_start_line(process, lines, log), process, log)
+    finally:
+        if process.poll() is None:
+            process.terminate()  # SIGTERM: face3d serve stops cleanly
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        for pump in pumps:
+            pump.join(10)
+
+
+def _pump(stream: Any, sink: Callable[[str | None], None]) -> None:
+    """Each line into `sink`, then None once the stream ends."""
+    for line in stream:
+        sink(line)
+    sink(None)
+    stream.close()
+
+
+def _endpoint_from_start_line(
+    process: subprocess.Popen[str], lines: queue.Queue[str | None], log: deque[str | None]
+) -> str:
+    deadline = time.monotonic() + ENGINE_STARTUP_S
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+        except queue.Empty:
+            raise EngineUnavailable(
+                f"face3d serve printed nothing in {ENGINE_STARTUP_S:.0f} s"
+            ) from None
+        if line is None:
+            code = process.wait(timeout=10)
+            output = "".join(filter(None, log))[-800:]
+            raise EngineUnavailable(f"face3d serve exited with {code}: {output}")
+        words = [word for word in line.split() if word.startswith("http://")]
+        if words:
+            return words[0]
