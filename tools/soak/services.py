@@ -3,6 +3,8 @@ endpoints (`ThreadedMotoServer`), and the offline engine (`face3d serve`) in a s
 
 from __future__ import annotations
 
+import copy
+import io
 import json
 import logging
 import os
@@ -62,7 +64,7 @@ def local_aws(api_key: str, api_secret: str) -> Iterator[Aws]:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with _atomic_conditional_puts():
+    with _atomic_conditional_puts(), _listing_without_copying_bodies():
         server.start()
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
@@ -112,6 +114,37 @@ def _atomic_conditional_puts() -> Iterator[None]:
         yield
     finally:
         S3Response.put_object = real_put  # type: ignore[method-assign]
+
+
+@contextmanager
+def _listing_without_copying_bodies() -> Iterator[None]:
+    """moto's ListObjectVersions deep-copies every version of every key in the bucket, bodies
+    included, on each call (whatever the prefix): over a soak's versioned bucket that is GBs a
+    call, and the soak ran out of memory. The listing only reads the copies' metadata, so a copy
+    that shares the body is enough; S3's own listing costs nothing of the kind."""
+    from moto.s3 import models
+
+    class _SharedBodyCopies:
+        def deepcopy(self, versions: list[Any]) -> list[Any]:  # one key's versions
+            twins = []
+            for version in versions:
+                twin = object.__new__(type(version))
+                twin.__dict__.update(version.__dict__)
+                # A twin closes its body when collected: give it one of its own, empty.
+                if "_value_buffer" in twin.__dict__:
+                    twin.__dict__.update(_value_buffer=io.BytesIO(), multipart=None, disposed=True)
+                twins.append(twin)
+            return twins
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+    real = vars(models)["copy"]
+    setattr(models, "copy", _SharedBodyCopies())  # noqa: B010 (moto's private module name)
+    try:
+        yield
+    finally:
+        setattr(models, "copy", real)  # noqa: B010
 
 
 @contextmanager
