@@ -31,9 +31,10 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import trimesh
-from scipy.optimize import minimize_scalar
-from scipy.spatial import cKDTree
+from scipy.optimize import minimize_scalar  # type: ignore[import-untyped]
+from scipy.spatial import cKDTree  # type: ignore[import-untyped]
 
 from face3d.engine import landmark_ids as ids
 from face3d.viewer.mesh import TexturedMesh, mesh_from_bytes
@@ -41,7 +42,7 @@ from face3d.viewer.mesh import TexturedMesh, mesh_from_bytes
 PACKAGE = "menpo3d==0.8.6"
 MEMBERS = ("james.obj", "james.jpg", "james.ljson")
 CACHE = Path.home() / ".cache" / "face3d" / "menpo3d-0.8.6"
-FloatArray = np.ndarray  # type: ignore[type-arg]
+FloatArray = npt.NDArray[np.float64]
 # Candidate triangles per point for the surface distance: the scan's triangles are about 3 mm.
 _CANDIDATES = 16
 
@@ -61,9 +62,9 @@ class HeadScan:
         _, candidates = self._tree.query(points, k=_CANDIDATES)
         best = np.full(len(points), np.inf)
         for column in candidates.T:
-            nearest = trimesh.triangles.closest_point(self._triangles[column], points)
+            nearest = trimesh.triangles.closest_point(self._triangles[column], points)  # type: ignore[no-untyped-call]
             best = np.minimum(best, np.linalg.norm(nearest - points, axis=1))
-        return best
+        return np.asarray(best, dtype=np.float64)
 
     def landmark_rms_mm(self, obj: bytes, engine_matrix: FloatArray, render: FloatArray) -> float:
         """RMS distance to the scan of the 468 landmarks of `face.obj` (its first vertices), seen
