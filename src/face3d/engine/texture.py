@@ -175,33 +175,32 @@ def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) ->
     # texture's margin (for filtered lookups at the rim) holds the rim's own colours.
     direct = confidence + (1 - confidence) * (1 - mirror_confidence) * visible
     mirrored = (1 - confidence) * mirror_confidence
-    fill = (1 - confidence) * (1 - mirror_confidence) * (1 - visible)
-    mouth = coarse.mouth.astype(np.float32)
-    direct, mirrored, skin_fill, mouth_fill = (
-        _nearest_filled_grid(plane, coarse)
-        for plane in (direct, mirrored, fill * (1 - mouth), fill * mouth)
-    )
+    direct, mirrored = (_nearest_filled_grid(plane, coarse) for plane in (direct, mirrored))
     shares = [_nearest_filled_grid(share, coarse) for share in shares]
+    in_mouth = _nearest_filled_grid(coarse.mouth.astype(np.float32), coarse) > 0.5
+    fill = np.empty((MAP_SIZE, MAP_SIZE, 3), np.uint8)
+    fill[:] = np.clip(np.rint(skin), 0, 255)
+    fill[in_mouth] = MOUTH_COLOUR
 
-    # At the texture's size, on separate colour planes: NumPy broadcasting a weight over an
-    # interleaved (size, size, 3) array is an order of magnitude slower than plane by plane.
-    own = [np.zeros((size, size), np.float32) for _ in range(3)]
+    # At the texture's size, in 8-bit colour: each step a weighted blend of two pictures by
+    # per-texel weights (`cv2.blendLinear`), one pass over memory where NumPy takes several.
+    own: ImageArray | None = None
+    gathered = np.zeros((size, size), np.float32)
     for view, m, share, gain in zip(views, maps, shares, gains, strict=True):
-        if share.max() > 0:
-            sampled = cv2.split(_remap_u8(view.rgb, _upsample(m.x, size), _upsample(m.y, size)))
-            weight = _upsample(share, size)
-            for plane, channel, channel_gain in zip(own, sampled, gain.tolist(), strict=True):
-                plane += channel * (weight * np.float32(channel_gain))
+        if share.max() <= 0:
+            continue
+        sampled = _remap_u8(view.rgb, _upsample(m.x, size), _upsample(m.y, size))
+        sampled = _gained(sampled, gain)
+        weight = _upsample(share, size)
+        own = sampled if own is None else _blend(own, sampled, gathered, weight)
+        gathered += weight
+    assert own is not None  # shares sum to one: some view has a share
+    mirror_image = _gained(np.asarray(cv2.flip(own, 1), dtype=np.uint8), mirror_gain)
     direct_up, mirrored_up = _upsample(direct, size), _upsample(mirrored, size)
-    skin_up, mouth_up = _upsample(skin_fill, size), _upsample(mouth_fill, size)
-    colour = []
-    for c in range(3):
-        plane = own[c] * direct_up
-        plane += cv2.flip(own[c], 1) * (mirrored_up * np.float32(mirror_gain[c]))
-        plane += skin_up * np.float32(skin[c]) + mouth_up * np.float32(MOUTH_COLOUR[c])
-        colour.append(plane)
-    # Colours are sums of non-negative shares of colours: rounding and saturating is all.
-    jpeg = _jpeg(np.asarray(cv2.convertScaleAbs(cv2.merge(colour)), dtype=np.uint8))
+    shown = _blend(own, mirror_image, direct_up, mirrored_up)
+    shown_share = direct_up + mirrored_up
+    filled = np.asarray(cv2.resize(fill, (size, size), interpolation=cv2.INTER_LINEAR), np.uint8)
+    jpeg = _jpeg(_blend(shown, filled, shown_share, np.maximum(1 - shown_share, 0)))
     return Bake(jpeg, size, [(m.x, m.y) for m in maps], shares, direct, mirrored)
 
 
@@ -222,12 +221,11 @@ def _view_map(
 ) -> _ViewMap:
     height, width = view.rgb.shape[:2]
     projected = view.pose.project(vertices)  # (x, y, depth) in the photo's pixels
-    corners = triangles[raster.triangle]
-    bary = raster.barycentric.astype(np.float64)
-    where = np.einsum("mk,mkd->md", bary, projected[corners])
     # The camera looks along +z of its frame: a surface faces it when its normal's z is < 0.
     facing_vertex = -(normals @ view.pose.to_camera.rotation.T)[:, 2]
-    facing = np.einsum("mk,mk->m", bary, facing_vertex[corners])
+    corners, bary = _texel_corners(raster.size, triangles.tobytes())
+    per_texel = np.einsum("mk,mkd->md", bary, np.column_stack([projected, facing_vertex])[corners])
+    where, facing = per_texel[:, :3], per_texel[:, 3]
     inside = (where[:, 0] >= -0.5) & (where[:, 0] <= width - 1.5) & (where[:, 1] >= -0.5)
     inside &= where[:, 1] <= height - 1.5
     confidence = np.clip((facing - MIN_FACING) / (FULL_FACING - MIN_FACING), 0.0, 1.0)
@@ -241,6 +239,15 @@ def _view_map(
     grids += [_scatter(values, raster) for values in planes[2:]]
     x, y, seen_facing, seen = grids
     return _ViewMap(x, y, seen_facing, seen)
+
+
+@cache
+def _texel_corners(size: int, triangles: bytes) -> tuple[IntArray, FloatArray]:
+    """Per texel of the layout raster at `size`: its triangle's corners and its barycentric
+    coordinates (float64), the same for every view."""
+    raster = layout_raster(size)
+    corners = np.frombuffer(triangles, np.int64).reshape(-1, 3)[raster.triangle]
+    return corners, raster.barycentric.astype(np.float64)
 
 
 def _unoccluded(
@@ -332,6 +339,19 @@ def _upsample(grid: F32, size: int) -> F32:
     if grid.shape[0] == size:
         return grid
     return np.asarray(cv2.resize(grid, (size, size), interpolation=cv2.INTER_LINEAR))
+
+
+def _gained(rgb: ImageArray, gain: F32) -> ImageArray:
+    """The picture with its channels scaled by `gain` (saturating), or itself for no gain."""
+    if np.allclose(gain, 1.0):
+        return rgb
+    return np.asarray(cv2.transform(rgb, np.diag(gain.astype(np.float64))), dtype=np.uint8)
+
+
+def _blend(first: ImageArray, second: ImageArray, w_first: F32, w_second: F32) -> ImageArray:
+    """Per texel `(w_first * first + w_second * second) / (w_first + w_second)`; black where
+    both weights are zero."""
+    return np.asarray(cv2.blendLinear(first, second, w_first, w_second), dtype=np.uint8)
 
 
 def _remap(rgb: ImageArray, x: F32, y: F32) -> F32:
