@@ -22,7 +22,8 @@ or is the skin colour.
 Speed: geometry (where each texel lies in each photo, whether it is seen, the weights) is worked
 out on a coarse `MAP_SIZE` grid of the layout and interpolated up: all of it is smooth over the
 texture (the texel-to-pixel map is continuous and piecewise affine). Only the photo lookups
-(`cv2.remap`) and the final blend run at the texture's own size, plane by plane. The coarse maps
+(`cv2.remap`) and the final blends run at the texture's own size, in 8-bit colour, each one pass
+of `cv2.blendLinear` (per-texel weights over all three channels at once). The coarse maps
 continue past the layout's rim with their nearest inside values, so the texture's margin holds
 the rim's colours without a pass of its own; where each colour came from (`Bake.sources`, for
 tests and diagnostics) is worked out only when asked for.
