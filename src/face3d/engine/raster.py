@@ -110,8 +110,9 @@ def rasterise_ids(
     """Triangle ids drawn in `order` (later ones on top); -1 where none is."""
     ids = np.full(shape, -1, dtype=np.int32)
     fixed = np.rint(points * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    for t in order.tolist():
-        cv2.fillConvexPoly(ids, fixed[triangles[t]], (t,), cv2.LINE_8, _SUBPIXEL_BITS)
+    corners = fixed[triangles[order]]  # one gather, not one per triangle
+    for t, corner in zip(order.tolist(), corners, strict=True):
+        cv2.fillConvexPoly(ids, corner, (t,), cv2.LINE_8, _SUBPIXEL_BITS)
     return ids
 
 

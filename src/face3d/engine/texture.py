@@ -186,15 +186,17 @@ def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) ->
     # At the texture's size, in 8-bit colour: each step a weighted blend of two pictures by
     # per-texel weights (`cv2.blendLinear`), one pass over memory where NumPy takes several.
     own: ImageArray | None = None
-    gathered = np.zeros((size, size), np.float32)
+    gathered = np.zeros_like(shares[0])  # the shares blended into `own` so far (coarse)
     for view, m, share, gain in zip(views, maps, shares, gains, strict=True):
         if share.max() <= 0:
             continue
         sampled = _remap_u8(view.rgb, _upsample(m.x, size), _upsample(m.y, size))
         sampled = _gained(sampled, gain)
-        weight = _upsample(share, size)
-        own = sampled if own is None else _blend(own, sampled, gathered, weight)
-        gathered += weight
+        if own is None:
+            own = sampled
+        else:
+            own = _blend(own, sampled, _upsample(gathered, size), _upsample(share, size))
+        gathered += share
     assert own is not None  # shares sum to one: some view has a share
     mirror_image = _gained(np.asarray(cv2.flip(own, 1), dtype=np.uint8), mirror_gain)
     direct_up, mirrored_up = _upsample(direct, size), _upsample(mirrored, size)
