@@ -1,11 +1,13 @@
 """Options of the test run, and the corpus table printed at its end.
 
 The real-photo corpus (`tests/e2e/test_corpus.py`) runs every photo in every variant; with
-`--corpus=subset`, every photo as it ships and all variants of a few, for a quick run.
+`--corpus=subset`, every photo as it ships and all variants of a few, for a quick run; with
+`--corpus=turns`, also every face photo turned by every 15 degrees.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 from typing import Any
 
@@ -13,10 +15,10 @@ from typing import Any
 def pytest_addoption(parser: Any) -> None:
     parser.addoption(
         "--corpus",
-        choices=("subset", "full"),
+        choices=("subset", "full", "turns"),
         default="full",
         help="real-photo corpus: every photo as shipped and all variants of a few (subset), "
-        "or every photo in every variant (full)",
+        "every photo in every variant (full), and also turned every 15 degrees (turns)",
     )
 
 
@@ -38,11 +40,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             row = cells.get((photo, variant))
             line.append(f"{_cell(row):>10}")
         terminalreporter.write_line(" ".join(line))
+    turned = [row for row in rows if row.variant in module.corpus.TURNED]
+    if turned:
+        right = sum(1 for row in turned if row.outcome == "ok")
+        terminalreporter.write_line(
+            f"turned by 15..345 degrees: {right} of {len(turned)} right, "
+            f"{sum(1 for row in turned if row.bleed is None)} refused"
+        )
     successes = [row.bleed for row in rows if row.bleed is not None]
     wrong = [row for row in rows if row.outcome.startswith("WRONG")]
     terminalreporter.write_line(
         f"{len(successes)} reconstructed, {len(rows) - len(successes)} refused, "
-        f"{len(wrong)} wrong; bleed max {max(successes, default=0.0):.2%}"
+        f"{len(wrong)} wrong; bleed max {max(successes, default=0.0):.2%}, "
+        f"median {statistics.median(successes or [0.0]):.2%}"
     )
 
 

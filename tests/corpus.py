@@ -100,6 +100,9 @@ VARIANTS: Final = (
 )
 # Variants made from the face's box on the upright photo: none where no single face is found.
 FACE_VARIANTS: Final = frozenset({"cut", "wall", "face220"})
+# The photo turned counter-clockwise in the image plane by every 15 degrees but the quarter turns
+# (an editor's free rotation: the canvas grows to hold it, the corners black).
+TURNED: Final = tuple(f"turned{degrees}" for degrees in range(15, 360, 15) if degrees % 90)
 WALL_COLOUR: Final = (40, 170, 60)
 FACE_SIZE: Final = 220
 CUT_SHARE: Final = 0.25
@@ -235,6 +238,8 @@ def variant(
     if name in ("rot90", "rot180", "rot270", "mirrored"):
         transpose, matrix = _transposed(name, width, height)
         return _encoded(upright.transpose(transpose), matrix)
+    if name in TURNED:
+        return _turned(upright, int(name.removeprefix("turned")))
     if name == "dark":
         return _encoded(ImageEnhance.Brightness(upright).enhance(DARKNESS), np.eye(3))
     if name == "q30":
@@ -277,6 +282,20 @@ def _transposed(name: str, width: int, height: int) -> tuple[Image.Transpose, Ma
     return Image.Transpose.FLIP_LEFT_RIGHT, matrix
 
 
+def _turned(upright: Image.Image, degrees: int) -> Picture:
+    turned = upright.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
+    # PIL turns about the image's centre and centres the grown canvas on it. Counter-clockwise
+    # on screen (y down): x' = x cos + y sin, y' = -x sin + y cos.
+    angle = np.radians(degrees)
+    turn = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    before = (np.array(upright.size) - 1) / 2
+    after = (np.array(turned.size) - 1) / 2
+    matrix = np.eye(3)
+    matrix[:2, :2] = turn
+    matrix[:2, 2] = after - turn @ before
+    return _encoded(turned, matrix)
+
+
 def _on_wall(
     upright: Image.Image,
     face: FaceBox,
@@ -287,7 +306,9 @@ def _on_wall(
     centre = face.centre + np.array([0.0, 0.3 * face.size])  # shoulders in, some hair
     left, top = (float(v) for v in centre - side / 2)
     box = (round(left), round(top), round(left + side), round(top + side))
-    crop = upright.crop(box)  # outside the photo: black, which the mask calls background
+    # Outside the photo the wall already: black there would pass for hair or a dark suit.
+    crop = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), WALL_COLOUR)
+    crop.paste(upright, (-box[0], -box[1]))
     scale = min(1.0, 640 / crop.width)
     if scale < 1.0:
         crop = crop.resize((round(crop.width * scale),) * 2, Image.Resampling.LANCZOS)
