@@ -66,7 +66,7 @@ class PersonSegmenter:
         # wall, a cheek against a bright window): pulled in by ERODE_PIXELS, the texture samples
         # none of them, and the mirror image or the skin colour fills what they would have shown.
         side = 2 * ERODE_PIXELS + 1
-        pulled_in = cv2.erode(found, np.ones((side, side), np.uint8), borderValue=0.0)
+        pulled_in = cv2.erode(found, np.ones((side, side), np.uint8), borderValue=(0.0,))
         return PersonMask(np.asarray(pulled_in, dtype=np.float32), crop.to_crop)
 
     def close(self) -> None:
