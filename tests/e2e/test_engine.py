@@ -300,6 +300,70 @@ def test_the_same_images_give_the_same_bytes(
     assert afresh == results["astronaut"]
 
 
+# -- orientation ---------------------------------------------------------------------------------
+
+
+QUARTER_TURNS = {  # PIL's transpose, and photo pixel (x, y) -> turned pixel, for a w x h photo
+    90: (Image.Transpose.ROTATE_90, lambda x, y, w, h: (y, w - 1 - x)),
+    180: (Image.Transpose.ROTATE_180, lambda x, y, w, h: (w - 1 - x, h - 1 - y)),
+    270: (Image.Transpose.ROTATE_270, lambda x, y, w, h: (h - 1 - y, x)),
+}
+
+
+@pytest.mark.parametrize("degrees", sorted(QUARTER_TURNS))
+def test_a_photo_turned_without_exif_is_reconstructed_the_right_way_up(
+    name: str, degrees: int, engine: Engine, results: dict[str, EngineResult]
+) -> None:
+    upright = results[name]
+    image = photos.decode(PHOTOS[name]()).convert("RGB")
+    transpose, move = QUARTER_TURNS[degrees]
+
+    result = engine.reconstruct(
+        {1: photos.encode(image.transpose(transpose), quality=92)}, texture=False, mtl=False
+    )
+
+    # The same face, where the turn put it (up to MediaPipe's own disagreement between turned
+    # copies: a few pixels), rolled by the turn (counter-clockwise is positive).
+    x, y = np.array(upright.landmarks[1]).T
+    expected = np.stack(move(x, y, image.width, image.height), axis=1)
+    found = np.array(result.landmarks[1])
+    eyes = np.linalg.norm(expected[263] - expected[33])
+    assert np.median(np.linalg.norm(found - expected, axis=1)) < 0.08 * eyes
+    roll = result.poses[1][2] - upright.poses[1][2]
+    assert (roll - degrees + 180) % 360 - 180 == pytest.approx(0, abs=6)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_landmarks_that_stand_the_face_the_wrong_way_fail_the_upright_check(
+    name: str, degrees: int
+) -> None:
+    """What a scrambled answer looks like: a face-shaped set of landmarks the right size in the
+    right place, but turned against the face in the photo. The shape and a detector's keypoints
+    can agree with it; the upright crop does not."""
+    from face3d.engine.orientation import FaceFinder
+
+    rgb = decode_rgb(PHOTOS[name](), 1)
+    finder = FaceFinder()
+    try:
+        right = finder.find(rgb, 1)
+        landmarks = right.landmarks.copy()
+        centre = landmarks[:, :2].mean(axis=0)
+        angle = np.radians(degrees)
+        turn = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+        landmarks[:, :2] = (landmarks[:, :2] - centre) @ turn.T + centre
+        wrong = finder.check(rgb, landmarks)
+    finally:
+        finder.close()
+
+    print(f"{name}: upright margin {right.check.upright_margin:.2f}, turned {degrees}: "
+          f"{wrong.check.upright_margin:.2f}")  # fmt: skip
+    assert right.check.passed
+    assert right.check.upright_margin > 0
+    assert wrong.check.shape_rms_mm == pytest.approx(right.check.shape_rms_mm, abs=1e-6)
+    assert wrong.check.upright_margin < 0
+    assert not wrong.check.passed
+
+
 # -- the texture ---------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from face3d.engine.obj import write_mtl, write_obj
 from face3d.engine.orientation import FaceFinder, Found
 from face3d.engine.raster import layout_raster
 from face3d.engine.result import EngineError, EngineResult
-from face3d.engine.segmentation import PersonSegmenter
+from face3d.engine.segmentation import PersonMask, PersonSegmenter
 from face3d.engine.surface import fine_mesh, surface_vertices
 from face3d.engine.texture import MAP_SIZE, Bake, ViewImage, bake_texture, texture_size
 from face3d.engine.topology import face_topology
@@ -73,7 +73,7 @@ class Reconstructor:
                     pixels[slot],
                     fit.poses[slot],
                     is_front=slot == FRONT_SLOT,
-                    person=self._segmenter.around(pixels[slot], observed[slot]),
+                    person=_person(self._segmenter, found[slot]),
                 )
                 for slot in slots
             ]
@@ -98,6 +98,10 @@ class Reconstructor:
             self._segmenter.close()
         finally:
             self._finder.close()
+
+
+def _person(segmenter: PersonSegmenter, found: Found) -> PersonMask | None:
+    return None if found.crop is None else segmenter.mask(found.crop)
 
 
 def _floats(values: npt.NDArray[np.float64]) -> list[float]:

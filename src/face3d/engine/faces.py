@@ -55,7 +55,7 @@ class FaceBox:
     """A face's box in pixels (integer coordinates at pixel centres, as the landmarks).
 
     A detector's box also has its keypoints, (6, 2) pixels: the subject's right eye, left eye,
-    nose tip, mouth centre, right ear tragion, left ear tragion (BlazeFace's order).
+    nose tip, mouth centre, right ear tragion, left ear tragion (BlazeFace's order), and its score.
     """
 
     left: float
@@ -63,6 +63,7 @@ class FaceBox:
     width: float
     height: float
     keypoints: tuple[tuple[float, float], ...] = ()
+    score: float = 0.0
 
     @classmethod
     def around(cls, points: npt.NDArray[np.float64]) -> FaceBox:
@@ -131,6 +132,7 @@ class FullRangeFaceDetector:
                     box.width * width,
                     box.height * height,
                     keypoints,
+                    float(detection.score[0]),
                 )
             )
         return boxes

@@ -1,9 +1,10 @@
 """Which pixels around a face belong to the person: MediaPipe's selfie segmentation, as the
 mediapipe wheel ships it (`modules/selfie_segmentation`, nothing downloaded).
 
-The model reads a 256x256 picture; run on a whole photo it would spend its few pixels on the
-room. It runs on a square crop around the face instead (twice the face's size), so the mask is
-sharp where the texture is sampled: about 4 ms a view.
+The model reads a 256x256 picture of a person standing up; run on a whole photo it would spend
+its few pixels on the room, and on a photo turned on its side it sees no person at all. It runs
+on the face's upright crop instead (`crops.py`: turned so the face stands upright, twice the
+face's size), so the mask is sharp where the texture is sampled: about 4 ms a view.
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from face3d.geometry import FloatArray, ImageArray
+from face3d.engine.crops import UprightCrop
+from face3d.geometry import FloatArray
 
-CROP_SIZE: Final = 256
-CROP_SCALE: Final = 2.0  # the crop's side, in face sizes
+ERODE_PIXELS: Final = 2  # of the 256-pixel crop, where the face is about 128 wide: 1.5%
 
 
 @dataclass(frozen=True)
 class PersonMask:
-    """Per pixel of a square crop, how sure the model is that it shows the person (0..1)."""
+    """Per pixel of a crop, how sure the model is that it shows the person (0..1)."""
 
-    mask: npt.NDArray[np.float32]  # (CROP_SIZE, CROP_SIZE)
-    origin: tuple[float, float]  # photo pixel (x, y) of the crop's pixel (0, 0)
-    step: float  # photo pixels per crop pixel
+    mask: npt.NDArray[np.float32]  # (side, side)
+    to_crop: FloatArray  # (2, 3) affine: photo pixel (x, y, 1) to the mask's pixel
 
     def at(self, x: FloatArray, y: FloatArray) -> npt.NDArray[np.float32]:
         """The mask at photo pixels (bilinear; 0 outside the crop)."""
@@ -36,8 +36,9 @@ class PersonMask:
         padded = -(-count // 1024) * 1024
         cx = np.full(padded, -1.0, np.float32)
         cy = np.full(padded, -1.0, np.float32)
-        cx[:count] = (x - self.origin[0]) / self.step
-        cy[:count] = (y - self.origin[1]) / self.step
+        (ax, bx, tx), (ay, by, ty) = self.to_crop
+        cx[:count] = ax * x + bx * y + tx
+        cy[:count] = ay * x + by * y + ty
         sampled = cv2.remap(
             self.mask,
             cx.reshape(-1, 1024),
@@ -56,25 +57,17 @@ class PersonSegmenter:
 
         self._graph: Any = selfie_segmentation.SelfieSegmentation(model_selection=0)
 
-    def around(self, rgb: ImageArray, landmarks: FloatArray) -> PersonMask:
-        """The person mask in a square around the face whose landmarks (pixels) are given."""
-        low, high = landmarks[:, :2].min(axis=0), landmarks[:, :2].max(axis=0)
-        centre = (low + high) / 2
-        side = CROP_SCALE * float(max(high - low))
-        step = side / CROP_SIZE
-        origin = (float(centre[0] - side / 2), float(centre[1] - side / 2))
-        # The crop by an affine warp: outside the photo it is black, which the model reads as
-        # background, and the photo's own edge samples as nothing (texture.py checks bounds).
-        warp = np.array([[1 / step, 0, -origin[0] / step], [0, 1 / step, -origin[1] / step]])
-        crop = cv2.warpAffine(
-            rgb,
-            warp,
-            (CROP_SIZE, CROP_SIZE),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-        )
-        mask = self._graph.process(np.ascontiguousarray(crop)).segmentation_mask
-        return PersonMask(np.asarray(mask, dtype=np.float32), origin, step)
+    def mask(self, crop: UprightCrop) -> PersonMask:
+        """The person mask over a face's upright crop. Outside the photo the crop is plain grey,
+        which the model reads as background; texture.py samples nothing there anyway (it checks
+        the photo's bounds)."""
+        found = np.asarray(self._graph.process(crop.rgb).segmentation_mask, dtype=np.float32)
+        # The model's edge runs through the pixels that mix person and background (hair against a
+        # wall, a cheek against a bright window): pulled in by ERODE_PIXELS, the texture samples
+        # none of them, and the mirror image or the skin colour fills what they would have shown.
+        side = 2 * ERODE_PIXELS + 1
+        pulled_in = cv2.erode(found, np.ones((side, side), np.uint8), borderValue=(0.0,))
+        return PersonMask(np.asarray(pulled_in, dtype=np.float32), crop.to_crop)
 
     def close(self) -> None:
         self._graph.close()

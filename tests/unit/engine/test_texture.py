@@ -14,10 +14,11 @@ pytestmark = pytest.mark.engine
 cv2 = pytest.importorskip("cv2", reason="texture baking needs the engine extra (OpenCV)")
 pytest.importorskip("mediapipe", reason="the face mesh comes from the engine extra")
 
+from face3d.engine.crops import CROP_SIZE  # noqa: E402
 from face3d.engine.fusion import fit_views  # noqa: E402
 from face3d.engine.pose import VIEWER_FROM_CAMERA, Similarity, ViewPose  # noqa: E402
 from face3d.engine.raster import layout_raster  # noqa: E402
-from face3d.engine.segmentation import CROP_SIZE, PersonMask  # noqa: E402
+from face3d.engine.segmentation import PersonMask  # noqa: E402
 from face3d.engine.surface import fine_mesh, surface_vertices  # noqa: E402
 from face3d.engine.texture import (  # noqa: E402
     TEXTURE_SIZES,
@@ -32,6 +33,8 @@ FloatArray = np.ndarray  # type: ignore[type-arg]
 SIZE = 600
 TEXTURE = 512
 RED, BLUE = (200, 60, 60), (60, 60, 200)
+# A mask over the whole photo: photo pixel (x, y) is mask pixel (x, y) * CROP_SIZE / SIZE.
+WHOLE_PHOTO = np.array([[CROP_SIZE / SIZE, 0.0, 0.0], [0.0, CROP_SIZE / SIZE, 0.0]])
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,7 @@ def texture_of(jpeg: bytes) -> FloatArray:
 
 def everyone(value: float = 1.0) -> PersonMask:
     """A person mask over the whole 600-pixel photo."""
-    return PersonMask(
-        np.full((CROP_SIZE, CROP_SIZE), value, np.float32), (0.0, 0.0), SIZE / CROP_SIZE
-    )
+    return PersonMask(np.full((CROP_SIZE, CROP_SIZE), value, np.float32), WHOLE_PHOTO)
 
 
 def test_bake_is_a_jpeg_covering_the_layout(vertices: FloatArray) -> None:
@@ -83,7 +84,7 @@ def test_what_the_person_mask_calls_background_never_reaches_the_texture(
     photo[:, SIZE // 2 + 30 :] = BLUE
     mask = np.ones((CROP_SIZE, CROP_SIZE), np.float32)
     mask[:, (SIZE // 2 + 30) * CROP_SIZE // SIZE :] = 0.0
-    person = PersonMask(mask, (0.0, 0.0), SIZE / CROP_SIZE)
+    person = PersonMask(mask, WHOLE_PHOTO)
 
     bake = bake_texture([ViewImage(photo, pose(0), True, person)], vertices, TEXTURE)
 
