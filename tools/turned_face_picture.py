@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Make docs/turned-face.jpg: the offline engine on one photo of a face turned 40 degrees in
-front of a blue wall.
+front of a blue wall, before and after issue 10.
 
     .venv/bin/python -m tools.turned_face_picture [docs/turned-face.jpg]
 
@@ -8,14 +8,22 @@ No package ships a photo of a turned face, so the photo is a render of a real pe
 head scan (menpo3d's, fetched into a cache as the multi-view test does: tests/e2e/head_scan.py),
 turned by 40 degrees, in front of a saturated blue wall. The engine reconstructs it from that one
 photo; the picture shows the photo, the model from the side the photo shows and from the side it
-hides (filled from the mirror image of the seen side, not from the wall), and tex.jpg. Needs the
-engine extra and offscreen OpenGL.
+hides (filled from the mirror image of the seen side, not from the wall), and tex.jpg. The top
+row is the engine as it was before issue 10 (`BEFORE`, taken from git and run in a subprocess):
+its hole fill spread the photo's border pixels, the wall among them, over the hidden cheek.
+Needs the engine extra, offscreen OpenGL and git.
 """
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import os
+import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +43,17 @@ GAP = 8
 BACKGROUND = (250, 250, 250)
 MODEL_BACKGROUND = (228, 228, 228)
 OUTPUT = Path("docs/turned-face.jpg")
+# The last commit of main before issue 10's engine.
+BEFORE = "f0afc0e"
+_RECONSTRUCT = """
+import base64, json, sys
+from face3d.engine import Engine
+with Engine() as engine:
+    result = engine.reconstruct({1: sys.stdin.buffer.read()}, texture=True, mtl=True)
+print(json.dumps({"obj": base64.b64encode(result.obj).decode(),
+                  "texture": base64.b64encode(result.texture).decode(),
+                  "yaw": result.poses[1][0]}))
+"""
 
 
 def picture() -> Image.Image:
@@ -43,9 +62,40 @@ def picture() -> Image.Image:
     with Engine() as engine:
         result = engine.reconstruct({1: data}, texture=True, mtl=True)
     assert result.texture is not None
-    model = mesh_from_bytes(result.obj, result.texture)
-    yaw = result.poses[1][0]
-    panels = [(f"the photo: turned {YAW:.0f}\N{DEGREE SIGN}, blue wall", _around_head(photo))]
+    before = _reconstruct_at(BEFORE, data)
+    rows = [
+        _row(photo, f"before ({BEFORE})", *before),
+        _row(photo, "now", result.obj, result.texture, result.poses[1][0]),
+    ]
+    return _compose(rows)
+
+
+def _reconstruct_at(revision: str, photo: bytes) -> tuple[bytes, bytes, float]:
+    """The engine of `revision` on `photo`: its face.obj, tex.jpg and yaw."""
+    archive = subprocess.run(  # noqa: S603 (git, on this repository)
+        ["git", "archive", revision, "src/face3d"],  # noqa: S607
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        answer = subprocess.run(  # noqa: S603 (this interpreter)
+            [sys.executable, "-c", _RECONSTRUCT],
+            input=photo,
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(Path(folder) / "src")},
+        )
+    found = json.loads(answer.stdout.decode().strip().splitlines()[-1])
+    return base64.b64decode(found["obj"]), base64.b64decode(found["texture"]), found["yaw"]
+
+
+def _row(
+    photo: ImageArray, engine: str, obj: bytes, texture: bytes, yaw: float
+) -> list[tuple[str, ImageArray]]:
+    model = mesh_from_bytes(obj, texture)
+    panels = [(f"{engine}: the photo, turned {YAW:.0f}\N{DEGREE SIGN}", _around_head(photo))]
     for side, turn in (("the side it shows", yaw), ("the side it hides", -yaw)):
         image, _ = render_mesh(
             model,
@@ -56,9 +106,9 @@ def picture() -> Image.Image:
             lighting=0.35,
         )
         panels.append((f"model: {side}", image))
-    texture = np.asarray(Image.open(io.BytesIO(result.texture)).convert("RGB"))
-    panels.append(("tex.jpg", _square(texture)))
-    return _compose(panels)
+    pixels = np.asarray(Image.open(io.BytesIO(texture)).convert("RGB"))
+    panels.append(("tex.jpg", _square(pixels)))
+    return panels
 
 
 def _around_head(photo: ImageArray) -> ImageArray:
@@ -81,16 +131,19 @@ def _square(image: ImageArray) -> ImageArray:
     return np.asarray(square.resize((PANEL, PANEL), Image.Resampling.LANCZOS))
 
 
-def _compose(panels: list[tuple[str, ImageArray]]) -> Image.Image:
-    width = len(panels) * PANEL + (len(panels) + 1) * GAP
-    canvas = Image.new("RGB", (width, PANEL + LABEL + 2 * GAP), BACKGROUND)
+def _compose(rows: list[list[tuple[str, ImageArray]]]) -> Image.Image:
+    width = len(rows[0]) * PANEL + (len(rows[0]) + 1) * GAP
+    height = len(rows) * (PANEL + LABEL + GAP) + GAP
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=14)
-    for k, (label, image) in enumerate(panels):
-        x = GAP + k * (PANEL + GAP)
-        draw.rectangle((x, GAP, x + PANEL - 1, GAP + LABEL - 1), fill=(60, 64, 72))
-        draw.text((x + 8, GAP + LABEL // 2), label, fill=(245, 245, 245), font=font, anchor="lm")
-        canvas.paste(Image.fromarray(image), (x, GAP + LABEL))
+    for r, panels in enumerate(rows):
+        y = GAP + r * (PANEL + LABEL + GAP)
+        for k, (label, image) in enumerate(panels):
+            x = GAP + k * (PANEL + GAP)
+            draw.rectangle((x, y, x + PANEL - 1, y + LABEL - 1), fill=(60, 64, 72))
+            draw.text((x + 8, y + LABEL // 2), label, fill=(245, 245, 245), font=font, anchor="lm")
+            canvas.paste(Image.fromarray(image), (x, y + LABEL))
     return canvas
 
 
