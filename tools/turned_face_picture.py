@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from tests.e2e.head_scan import head_scan
 
 from face3d.engine import Engine
 from face3d.geometry import ImageArray
 from face3d.viewer.gl import render_mesh
 from face3d.viewer.mesh import mesh_from_bytes
+from tests.e2e.head_scan import head_scan
 
 YAW = 40.0
 WALL = (40, 80, 200)
