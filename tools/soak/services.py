@@ -155,6 +155,9 @@ def _environment(**values: str) -> Iterator[None]:
     try:
         yield
     finally:
+        # boto3's default session keeps the configuration (the endpoint above among it) that it
+        # read when first used: forget it with the variables, or later clients keep the soak's.
+        boto3.DEFAULT_SESSION = None
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
