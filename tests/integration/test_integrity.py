@@ -124,6 +124,90 @@ def test_an_older_set_whose_writes_come_late_never_replaces_the_newer_result(
     assert pipeline.results("ada") == ["face.obj", "result.json"]
 
 
+def front_etag(document: dict[str, Any]) -> str:
+    return str(document["inputs"]["front"]["etag"])
+
+
+@pytest.mark.parametrize(
+    "held_back",
+    [
+        pytest.param("results/ada/face.obj", id="outputs-written-after-the-newer-result"),
+        pytest.param("results/ada/result.json", id="commit-after-the-newer-commit"),
+    ],
+)
+def test_an_older_set_whose_manifest_was_uploaded_again_unchanged_never_replaces_the_newer(
+    pipeline: Pipeline, faults: Faults, held_back: str
+) -> None:
+    """A view replaced, then the very same manifest again (as `make soak` found): the newer set
+    has the older manifest's ETag, so only the folder tells the two sets apart."""
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    older = pipeline.put("incoming/ada/manifest.json", manifest())
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    newer: list[dict[str, Any]] = []
+    newer_front: list[str] = []
+
+    def newer_set() -> None:
+        replaced = pipeline.put("incoming/ada/front.jpg", photos.grace_hopper_jpeg())
+        newer_front.append(replaced["Records"][0]["s3"]["object"]["eTag"])
+        event = pipeline.put("incoming/ada/manifest.json", manifest())  # the same bytes
+        newer.append(pipeline.invoke(event, "req-newer"))
+
+    # The older invocation is held back at this write until the newer set has finished.
+    faults.delay("PutObject", held_back, newer_set)
+
+    assert pipeline.invoke(older, "req-older") == {"superseded": 1}
+
+    assert newer == [{"succeeded": 1}]
+    document = consistent_result(pipeline, "ada")
+    assert document is not None
+    assert front_etag(document) == newer_front[0]
+    assert len(pipeline.api.calls) == 2
+    assert pipeline.messages() == []
+
+
+def test_the_same_manifest_uploaded_again_over_the_same_views_is_the_same_set(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    first = pipeline.put("incoming/ada/manifest.json", manifest())
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    again: list[dict[str, Any]] = []
+
+    def identical_upload() -> None:
+        event = pipeline.put("incoming/ada/manifest.json", manifest())
+        again.append(pipeline.invoke(event, "req-again"))
+
+    faults.delay("PutObject", "results/ada/result.json", identical_upload)
+
+    assert pipeline.invoke(first, "req-first") == {"succeeded": 1}
+
+    assert again == [{"duplicate": 1}]  # the set is held: one call, one result
+    assert consistent_result(pipeline, "ada") is not None
+    assert len(pipeline.api.calls) == 1
+
+
+def test_a_view_replaced_without_the_manifest_again_leaves_the_set_in_flight_standing(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    """A folder set is closed by its manifest only: a view changed later waits for it."""
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    event = pipeline.put("incoming/ada/manifest.json", manifest())
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    read_front: list[str] = []
+
+    def replace_view() -> None:
+        read_front.append(pipeline.head("incoming/ada/front.jpg")["ETag"].strip('"'))
+        pipeline.put("incoming/ada/front.jpg", photos.grace_hopper_jpeg())
+
+    faults.delay("PutObject", "results/ada/result.json", replace_view)
+
+    assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
+
+    document = consistent_result(pipeline, "ada")
+    assert document is not None
+    assert front_etag(document) == read_front[0]  # the set as its manifest closed it
+
+
 @pytest.mark.parametrize("newer_outcome", ["succeeded", "failed"])
 def test_an_older_failure_recorded_late_never_stands_beside_the_newer_outcome(
     pipeline: Pipeline, faults: Faults, newer_outcome: str

@@ -46,6 +46,16 @@ class CompletedSet:
 
 
 @dataclass(frozen=True)
+class Uploaded:
+    """One upload, for the trace of a subject."""
+
+    at: float  # time.monotonic()
+    key: str
+    etag: str
+    version_id: str | None
+
+
+@dataclass(frozen=True)
 class Delivery:
     shares: tuple[float, float]  # (duplicate, late) shares of the deliveries
     jitter_s: float  # a delivery waits up to this long
@@ -84,6 +94,7 @@ class Feeder:
         function.on_end = lambda event: self._progress(event, "after")
         self.sets: list[CompletedSet] = []
         self.uploads = 0
+        self.uploaded: list[Uploaded] = []
         self.deliveries = {"delivery": 0, "duplicate": 0, "late": 0}
         self.unprompted = 0  # re-uploads the function's progress never prompted (a stall)
         self.failure: BaseException | None = None
@@ -180,6 +191,7 @@ class Feeder:
         folder = upload.key.rpartition("/")[0]
         self._folders.setdefault(folder, {})[upload.key] = stored
         self.uploads += 1
+        self.uploaded.append(Uploaded(time.monotonic(), upload.key, stored.etag, stored.version_id))
         return stored
 
     def _deliver(self, key: str, stored: StoredObject) -> None:

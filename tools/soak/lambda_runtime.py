@@ -75,6 +75,8 @@ class Run:
     outcome: str = ""  # "succeeded", "error", "killed" or "timed out"
     error: str = ""  # the exception's text and traceback, for the leak scan
     result: Any = None
+    started: float = 0.0  # time.monotonic(), for the trace of a subject
+    ended: float = 0.0
 
 
 @dataclass(order=True)
@@ -201,7 +203,7 @@ class AsyncLambda:
         invocation = Invocation(
             due.request_id, due.attempt, deadline, self._kills.plan(due.request_id, due.attempt)
         )
-        run = Run(invocation, due.event, due.label)
+        run = Run(invocation, due.event, due.label, started=time.monotonic())
         context = CountdownContext(due.request_id, deadline)
         self.on_start(due.event)
         try:
@@ -214,6 +216,7 @@ class AsyncLambda:
         except Exception as exc:  # noqa: BLE001 (Lambda records whatever the function raised)
             run.outcome = "error"
             run.error = "".join(traceback.format_exception(exc))
+        run.ended = time.monotonic()
         with self._lock:
             self.runs.append(run)
         self.on_end(due.event)

@@ -65,6 +65,7 @@ def format_outcome(outcome: Outcome) -> str:
     if not outcome.settled:
         lines.append(f"NOT SETTLED: invocations still queued or running after {o.settle_s:g} s")
     lines += [f"note: {note}" for note in sorted(set(f.notes))]
+    lines += outcome.traces
     verdict = "passed" if outcome.passed else "FAILED"
     lines.append(f"soak {verdict} in {outcome.seconds:.0f} s; the function's log: {outcome.log}")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from .feeder import Delivery, Feeder
 from .lambda_runtime import AsyncLambda, KillDealer, Run
 from .proxy import ApiCall, CountingProxy
 from .reader import Candidates, ResultReader
+from .trace import subject_story
 from .traffic import Traffic
 from .workload import DOWNLOAD_CAP, Subject, build_subjects
 
@@ -75,6 +76,7 @@ class Outcome:
     api_calls: list[ApiCall]
     leaks: list[str] = field(default_factory=list)
     log: str = ""
+    traces: list[str] = field(default_factory=list)  # stories of subjects an invariant names
 
     @property
     def passed(self) -> bool:
@@ -207,6 +209,7 @@ def _soak(
         lambda subject: result_folder(RESULT_PREFIX, subject),
         reader.torn,
     )
+    traces = _traces(figures, started, feeder, function.runs, folders)
     api_key, api_secret = credentials
     scanner = LeakScanner({"api_secret": api_secret, "api_key": api_key})
     for subject in subjects:
@@ -239,7 +242,34 @@ def _soak(
         proxy.calls(),
         leaks,
         log.name,
+        traces,
     )
+
+
+def _traces(
+    figures: verdict.Figures,
+    began: float,
+    feeder: Feeder,
+    runs: list[Run],
+    folders: dict[str, collect.Folder],
+) -> list[str]:
+    """The stories of the first subjects a failed "current result" invariant names."""
+    lines: list[str] = []
+    for invariant in figures.invariants:
+        if invariant.holds or not invariant.name.startswith("subjects whose current result"):
+            continue
+        for subject in invariant.examples[:3]:
+            folder = folders.get(result_folder(RESULT_PREFIX, subject))
+            lines += subject_story(
+                subject,
+                INPUT_PREFIX,
+                began,
+                feeder.uploaded,
+                feeder.sets,
+                runs,
+                folder.results if folder else [],
+            )
+    return lines
 
 
 def _scan(

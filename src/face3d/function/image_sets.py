@@ -35,6 +35,9 @@ class ImageSet:
     fingerprint: str
     manifest: Manifest = field(default_factory=Manifest)
     problem: Face3DError | None = None
+    # Its views were picked from a folder listing by a manifest that could be read: the same
+    # manifest uploaded again after a view changed closes another set (see `remade`).
+    listed: bool = False
 
     def inputs(self) -> list[InputObject]:
         return [
@@ -78,11 +81,20 @@ def folder_set(
         views = _views(manifest, manifest_object.key, listing)
     except Face3DError as problem:
         fingerprint = set_fingerprint(manifest_part)
-        return ImageSet(subject, bucket, manifest_object, {}, fingerprint, manifest, problem)
+        return ImageSet(
+            subject, bucket, manifest_object, {}, fingerprint, manifest, problem, listed=True
+        )
     parts = manifest_part + [(obj.key, obj.etag) for obj in views.values()]
     fingerprint = set_fingerprint(parts)
     return ImageSet(
-        subject, bucket, manifest_object, views, fingerprint, manifest, _unreadable(views)
+        subject,
+        bucket,
+        manifest_object,
+        views,
+        fingerprint,
+        manifest,
+        _unreadable(views),
+        listed=True,
     )
 
 
@@ -144,7 +156,7 @@ def _in_order(views: dict[View, StoredObject]) -> dict[View, StoredObject]:
 
 
 def superseded(closed_by: StoredObject, closers: Sequence[StoredObject]) -> bool:
-    """Whether a newer complete set of the subject replaced the one `closed_by` completed.
+    """Whether a newer upload of the subject replaced the one `closed_by` completed.
 
     `closers` are the uploads that complete a set of the subject now: its single images
     (`incoming/grace.jpg`) and its folder's manifest (`incoming/grace/manifest.json`), which
@@ -154,6 +166,9 @@ def superseded(closed_by: StoredObject, closers: Sequence[StoredObject]) -> bool
     times to the second; a tie goes to the key that sorts last (the folder's manifest before the
     single image), so that every invocation judging the same uploads agrees. A set whose upload
     was already gone when it was read (no ETag) is not superseded: its failure says it is gone.
+
+    The same bytes uploaded again keep their ETag: for a folder set, `uploaded_again` and
+    `remade` tell whether that upload closed another set.
     """
     current = next((obj for obj in closers if obj.key == closed_by.key), None)
     if (current.etag if current else "") != closed_by.etag:
@@ -162,6 +177,37 @@ def superseded(closed_by: StoredObject, closers: Sequence[StoredObject]) -> bool
         return False
     newest = max(closers, key=_recency)
     return newest.key != closed_by.key
+
+
+def uploaded_again(image_set: ImageSet, closers: Sequence[StoredObject]) -> StoredObject | None:
+    """The set's manifest as it is now, if it was uploaded again since the set was read with the
+    same bytes (same ETag, another version) and the set's views were picked from a listing.
+
+    Uploading the manifest again after changing a view closes a new set (DESIGN.md section 2)
+    whose manifest has the very ETag of the older one: only the folder's listing, read after
+    this manifest, tells whether the set it closed is another one (`remade`). A view changed
+    without the manifest uploaded again closes nothing: the set stands.
+    """
+    if not image_set.listed:
+        return None
+    closed_by = image_set.closed_by
+    current = next((obj for obj in closers if obj.key == closed_by.key), None)
+    if current is None or current.etag != closed_by.etag:
+        return None  # `superseded` judges a manifest replaced or removed
+    if current.version_id == closed_by.version_id:
+        return None  # the same upload (or a bucket without versions: nothing to tell them by)
+    return current
+
+
+def remade(
+    image_set: ImageSet, manifest_now: StoredObject, listing: Sequence[StoredObject]
+) -> bool:
+    """Whether the manifest uploaded again (`uploaded_again`) closed another set than
+    `image_set`: its folder, listed after that upload, makes another fingerprint."""
+    again = folder_set(
+        image_set.subject, image_set.bucket, manifest_now, image_set.manifest, listing
+    )
+    return again.fingerprint != image_set.fingerprint
 
 
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)

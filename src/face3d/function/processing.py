@@ -37,7 +37,6 @@ from face3d.function.image_sets import (
     ImageSet,
     folder_set,
     single_image_set,
-    superseded,
     unreadable_set,
 )
 from face3d.function.layout import (
@@ -50,7 +49,7 @@ from face3d.function.layout import (
 from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 from face3d.function.publication import FINGERPRINT_METADATA, Commit, Destination, Publisher
-from face3d.function.set_reader import read_manifest, subject_closers
+from face3d.function.set_reader import read_manifest, superseded_now
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
@@ -206,8 +205,10 @@ class SetProcessor:
                 placeholder = StoredObject(upload.key, "", 0)
                 return single_image_set(info.subject, upload.bucket, placeholder, problem=gone)
             return single_image_set(info.subject, upload.bucket, image)
+        # The manifest first, then the folder: the views listed are at least those its version
+        # (recorded for `superseded_now`) closed the set with.
+        manifest_object = self._storage.head(upload.bucket, upload.key)
         listing = self._storage.list_folder(upload.bucket, self._folder(info.subject))
-        manifest_object = next((o for o in listing if o.key == upload.key), None)
         if manifest_object is None:
             gone = PermanentError(MISSING_VIEW, f"{upload.key} is gone")
             placeholder = StoredObject(upload.key, "", 0)
@@ -441,14 +442,13 @@ class SetProcessor:
         if not image_set.closed_by.etag:  # known from an event without an ETag: nothing to compare
             return False
         try:
-            closers = subject_closers(
-                self._storage, image_set.bucket, self.settings.input_prefix, image_set.subject
+            return superseded_now(
+                self._storage, image_set.bucket, self.settings.input_prefix, image_set
             )
         except Face3DError:
             if quietly:
                 return False
             raise
-        return superseded(image_set.closed_by, closers)
 
     def _supersede(self, attempt: _Attempt) -> Report:
         logger.info(

@@ -5,7 +5,9 @@ tagged with the set's fingerprint, and the version id S3 gives it is recorded; `
 listing each output's key, version id, size and sha256, is then committed by a compare-and-swap:
 
 1. read `result.json`'s ETag (or learn it is absent);
-2. check that the set is not superseded (the upload that closed it is still current);
+2. check that the set is not superseded (no newer complete set of the subject: the upload that
+   closed it is still the newest, and, if that manifest was uploaded again with the same bytes,
+   the folder still makes this set; `set_reader.superseded_now`);
 3. PUT `result.json` with `If-Match` that ETag (`If-None-Match: *` when absent).
 
 The check comes after the read so that no older set commits over a newer one: a newer set that

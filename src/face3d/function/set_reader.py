@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from face3d.errors import INVALID_MANIFEST, S3_ERROR, Face3DError, PermanentError, TransientError
-from face3d.function.image_sets import ImageSet, folder_set, single_image_set
+from face3d.function.image_sets import (
+    ImageSet,
+    folder_set,
+    remade,
+    single_image_set,
+    superseded,
+    uploaded_again,
+)
 from face3d.function.layout import MANIFEST_NAME, Role, classify, folder_prefix
 from face3d.function.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from face3d.function.objects import StoredObject
@@ -63,3 +70,21 @@ def subject_closers(
     ]
     manifest = storage.head(bucket, folder_prefix(input_prefix, subject) + MANIFEST_NAME)
     return singles + ([manifest] if manifest else [])
+
+
+def superseded_now(storage: Storage, bucket: str, input_prefix: str, image_set: ImageSet) -> bool:
+    """Whether a newer complete set of the subject replaced `image_set` (DESIGN.md section 2):
+    another of its uploads is newer, its own was replaced or removed, or its manifest was
+    uploaded again (same bytes) over a folder that now makes another set.
+
+    The folder is listed after the manifest was read, so that the views listed are at least
+    those the manifest's latest upload closed the set with.
+    """
+    closers = subject_closers(storage, bucket, input_prefix, image_set.subject)
+    if superseded(image_set.closed_by, closers):
+        return True
+    manifest_now = uploaded_again(image_set, closers)
+    if manifest_now is None:
+        return False
+    listing = storage.list_folder(bucket, folder_prefix(input_prefix, image_set.subject))
+    return remade(image_set, manifest_now, listing)

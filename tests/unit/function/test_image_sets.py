@@ -8,8 +8,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from face3d.contract import View
-from face3d.errors import IMAGE_ERROR_UNSUPPORTED_FORMAT, INVALID_MANIFEST, MISSING_VIEW
-from face3d.function.image_sets import folder_set, single_image_set, superseded
+from face3d.errors import (
+    IMAGE_ERROR_UNSUPPORTED_FORMAT,
+    INVALID_MANIFEST,
+    MISSING_VIEW,
+    PermanentError,
+)
+from face3d.function.image_sets import (
+    folder_set,
+    remade,
+    single_image_set,
+    superseded,
+    unreadable_set,
+    uploaded_again,
+)
 from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 
@@ -17,8 +29,12 @@ BUCKET = "face3d-pipeline-123456789012-us-east-1"
 NOON = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
 
-def stored(key: str, etag: str = "e1", seconds: float = 0) -> StoredObject:
-    return StoredObject(key, etag, 100, last_modified=NOON + timedelta(seconds=seconds))
+def stored(
+    key: str, etag: str = "e1", seconds: float = 0, version: str | None = None
+) -> StoredObject:
+    return StoredObject(
+        key, etag, 100, version_id=version, last_modified=NOON + timedelta(seconds=seconds)
+    )
 
 
 MANIFEST = stored("incoming/grace/manifest.json")
@@ -133,3 +149,47 @@ def test_within_one_second_the_folder_set_wins_and_both_sides_agree() -> None:
     folder = stored("incoming/grace/manifest.json", seconds=0.4)
     assert superseded(single, [single, folder])
     assert not superseded(folder, [folder, single])
+
+
+# The same manifest uploaded again after a view changed: same ETag, another set.
+
+
+FRONT = stored("incoming/grace/front.jpg", etag="f1")
+MANIFEST_V1 = stored("incoming/grace/manifest.json", etag="m", version="v1")
+MANIFEST_V2 = stored("incoming/grace/manifest.json", etag="m", seconds=0.3, version="v2")
+
+
+def test_a_manifest_uploaded_again_unchanged_over_a_changed_view_closes_another_set() -> None:
+    older = folder_set("grace", BUCKET, MANIFEST_V1, Manifest(), [FRONT, MANIFEST_V1])
+    replaced = stored("incoming/grace/front.jpg", etag="f2")
+
+    assert not superseded(older.closed_by, [MANIFEST_V2])  # the ETag alone cannot tell
+    assert uploaded_again(older, [MANIFEST_V2]) == MANIFEST_V2
+    assert remade(older, MANIFEST_V2, [replaced, MANIFEST_V2])
+    assert not remade(older, MANIFEST_V2, [FRONT, MANIFEST_V2])  # an identical re-upload
+
+
+def test_a_view_added_or_the_manifests_views_now_found_make_another_set() -> None:
+    no_front = folder_set("grace", BUCKET, MANIFEST_V1, Manifest(), [MANIFEST_V1])
+    assert no_front.problem is not None
+    assert no_front.problem.code == MISSING_VIEW
+
+    assert remade(no_front, MANIFEST_V2, [FRONT, MANIFEST_V2])
+    left = stored("incoming/grace/left.jpg")
+    older = folder_set("grace", BUCKET, MANIFEST_V1, Manifest(), [FRONT, MANIFEST_V1])
+    assert remade(older, MANIFEST_V2, [FRONT, left, MANIFEST_V2])
+
+
+def test_only_a_manifest_uploaded_again_needs_the_folder_listed_again() -> None:
+    older = folder_set("grace", BUCKET, MANIFEST_V1, Manifest(), [FRONT, MANIFEST_V1])
+    bad = folder_set("grace", BUCKET, MANIFEST_V1, PermanentError(INVALID_MANIFEST, "x"), [])
+    gone = unreadable_set("grace", BUCKET, MANIFEST_V1, None, PermanentError(MISSING_VIEW, "x"))
+    unversioned = folder_set("grace", BUCKET, MANIFEST, Manifest(), [FRONT, MANIFEST])
+
+    assert uploaded_again(older, [MANIFEST_V1]) is None  # the very upload it was read from
+    assert uploaded_again(older, [stored(MANIFEST_V1.key, etag="m2", version="v2")]) is None
+    assert uploaded_again(older, []) is None  # removed: `superseded` says so
+    assert uploaded_again(bad, [MANIFEST_V2]) is None  # its fingerprint is the manifest's alone
+    assert uploaded_again(gone, [MANIFEST_V2]) is None
+    assert uploaded_again(single_image_set("grace", BUCKET, SINGLE), [SINGLE]) is None
+    assert uploaded_again(unversioned, [MANIFEST]) is None
