@@ -110,6 +110,26 @@ def test_an_identical_manifest_uploaded_again_is_a_duplicate(pipeline: Pipeline)
     assert len(pipeline.versions("results/ada/result.json")) == 1
 
 
+def test_going_back_to_an_earlier_photo_makes_it_current_again(pipeline: Pipeline) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    first = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+    assert pipeline.invoke(first, "req-1") == {"succeeded": 1}
+    earlier = pipeline.json("results/ada/result.json")["fingerprint"]
+    second = pipeline.put("incoming/ada.jpg", photos.grace_hopper_jpeg())
+    assert pipeline.invoke(second, "req-2") == {"succeeded": 1}
+
+    back = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())  # the same bytes again
+    assert pipeline.invoke(back, "req-3") == {"succeeded": 1}
+
+    assert pipeline.json("results/ada/result.json")["fingerprint"] == earlier
+    assert len(pipeline.api.calls) == 3
+    # Late duplicates of either event change nothing: the photo there now has its result.
+    assert pipeline.invoke(second, "req-4") == {"duplicate": 1}
+    assert pipeline.invoke(back, "req-5") == {"duplicate": 1}
+    assert len(pipeline.api.calls) == 3
+    assert pipeline.json("results/ada/result.json")["fingerprint"] == earlier
+
+
 def test_a_changed_view_and_a_new_manifest_are_processed_again(pipeline: Pipeline) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
     pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())

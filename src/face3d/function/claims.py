@@ -116,10 +116,10 @@ def judge(
 def taken_over(existing: Claim, *, holder: str, now: float) -> Claim:
     """The claim an invocation writes when it takes `existing` over: one more attempt.
 
-    A parked or failed claim is being redriven: its attempts start again, and a new failure is
-    reported anew.
+    A parked or failed claim is being redriven, and a done one revived (its set uploaded again
+    after another became current): its attempts start again, and a new failure is reported anew.
     """
-    if existing.state in (ClaimState.PARKED, ClaimState.FAILED):
+    if existing.state in (ClaimState.PARKED, ClaimState.FAILED, ClaimState.DONE):
         return replace(
             existing, state=ClaimState.HELD, attempts=1, holder=holder, updated_at=now, report=None
         )
@@ -169,8 +169,16 @@ class ClaimStore:
         holder: str,
         redrive: bool,
         retry_failed: bool = False,
+        outcome_elsewhere: Callable[[], bool] = lambda: False,
     ) -> HeldClaim | None:
-        """The set's claim, created or taken over; None when another invocation has the set."""
+        """The set's claim, created or taken over; None when another invocation has the set.
+
+        `outcome_elsewhere` tells whether the result folder now holds another set's outcome: a
+        done set uploaded again after another became current (a user going back to an earlier
+        photo) is the newest set again and is taken up anew. It is asked only after the done
+        claim was read, which its own result.json precedes, so that a duplicate racing the set's
+        own commit is never taken for such a return.
+        """
         key = claim_key(self._result_prefix, fingerprint)
         now = self._clock()
         fresh = Claim(fingerprint, subject, ClaimState.HELD, 1, holder, now)
@@ -192,6 +200,9 @@ class ClaimStore:
             redrive=redrive,
             retry_failed=retry_failed,
         )
+        if existing.state is ClaimState.DONE and outcome_elsewhere():
+            logger.info("set %s was done, and is the subject's newest set again", fingerprint)
+            verdict = Verdict.TAKE
         if verdict is not Verdict.TAKE:
             logger.info("duplicate: set %s is %s", fingerprint, existing.state.value)
             return None

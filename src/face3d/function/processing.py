@@ -178,13 +178,15 @@ class SetProcessor:
         if self._superseded(image_set, quietly=True):
             logger.info("set %s superseded before it started", image_set.fingerprint)
             return Report(Status.SUPERSEDED, image_set.subject)
+        fp = image_set.fingerprint
         claim = self._claims.acquire(
             bucket,
-            image_set.fingerprint,
+            fp,
             image_set.subject,
             holder=holder,
             redrive=upload.redrive,
             retry_failed=upload.retry_failed,
+            outcome_elsewhere=lambda: self._finished_before(bucket, folder, fp) is None,
         )
         if claim is None:
             return Report(Status.DUPLICATE, image_set.subject)
