@@ -225,3 +225,10 @@ def load_consumer() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_readme_shows_the_rule_and_the_consumer_the_tests_run() -> None:
+    readme = (EXAMPLES.parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, language in (("result-rule.json", "json"), ("consumer.py", "python")):
+        code = (EXAMPLES / name).read_text(encoding="utf-8")
+        assert f"```{language}\n{code}```\n" in readme, name

@@ -4,9 +4,10 @@
 best effort: a set's outcome is stored before its event is sent, so a failure to send is logged
 and reported to the caller (the handler counts it), never raised.
 
-Each detail carries the fingerprint: a consumer that must act once per set keys on it (a set
-whose invocation died after storing its outcome is told of it by no event, and a failure whose
-`error.json` a later delivery writes is told of again then).
+Each outcome is told once: after it is stored, by the invocation that stored it, so a duplicate
+delivery of a finished set tells nobody again. A set whose invocation died between storing its
+outcome and sending is told by no event; each detail carries the fingerprint, for consumers that
+reconcile from the bucket.
 """
 
 from __future__ import annotations
