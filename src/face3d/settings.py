@@ -27,6 +27,8 @@ from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 
 # S3's rules for a bucket name (general purpose buckets).
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# An EventBridge bus, by name or ARN, as PutEvents takes it.
+_EVENT_BUS = re.compile(r"(arn:[a-z-]+:events:[a-z0-9-]+:\d{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}")
 
 
 class Settings(BaseModel):
@@ -127,12 +129,21 @@ class FunctionSettings(Settings):
     # The least time kept back from the API call for writing results and failure records; the
     # function adds a term per MB it will write (processing.WRITE_SECONDS_PER_MB).
     write_reserve_s: float = Field(2.0, ge=0.5, le=120, alias="WRITE_RESERVE_S")
+    # The bus each terminal outcome is announced on (DESIGN.md section 9); unset: no events.
+    event_bus: str | None = Field(None, alias="EVENT_BUS")
 
     @field_validator("input_bucket", "result_bucket")
     @classmethod
     def _bucket_name(cls, value: str | None) -> str | None:
         if value is not None and not _BUCKET_NAME.fullmatch(value):
             raise ValueError("must be an S3 bucket name (3 to 63 of a-z, 0-9, '.' and '-')")
+        return value
+
+    @field_validator("event_bus")
+    @classmethod
+    def _event_bus(cls, value: str | None) -> str | None:
+        if value is not None and not _EVENT_BUS.fullmatch(value):
+            raise ValueError("must be an EventBridge bus name or ARN")
         return value
 
     @field_validator("input_prefix", "result_prefix")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests import photos
 from tests.fakes import success_payload
+from tests.integration.dashboard import alarm_arns, series
 from tests.integration.harness import ENDPOINT, OUTPUT_FILES, SECRET_ID, Pipeline
 from tests.integration.stack import (
     ACCOUNT,
@@ -30,6 +32,7 @@ pytestmark = [
 ]
 
 RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def clients(pipeline: Pipeline) -> dict[str, Any]:
     pipeline.api.post(ENDPOINT, json=success_payload())
     found = {
         name: boto3.client(name, region_name=REGION)
-        for name in ("cloudformation", "lambda", "events", "iam", "s3", "sqs")
+        for name in ("cloudformation", "cloudwatch", "lambda", "events", "iam", "s3", "sqs")
     }
     upload_code(found["s3"])
     return found
@@ -68,7 +71,8 @@ def role_policy(stack: Stack) -> list[dict[str, Any]]:
     """The statements of the function role's own policy (ReadInputs, WriteResults, ...), as
     CloudFormation resolves them for the stack (moto keeps a role's inline policies as text)."""
     role = stack.resolved("ReconstructFunctionRole")
-    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    # (moto resolves AWS::NoValue in a list to None, where CloudFormation drops the item.)
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"] if s]
 
 
 def lambda_permissions(clients: dict[str, Any], stack: Stack) -> list[dict[str, Any]]:
@@ -116,6 +120,34 @@ def assert_common_wiring(clients: dict[str, Any], stack: Stack, result_bucket: s
         f"arn:aws:s3:::{result_bucket}",
     }
     assert stack.outputs()["ResultBucketName"] == result_bucket
+    # Result events: onto the account's default bus, as source face3d only.
+    assert variables["EVENT_BUS"] == "default"
+    assert statements["SendResultEvents"] == {
+        "Sid": "SendResultEvents",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+        "Condition": {"StringEquals": {"events:source": "face3d"}},
+    }
+    assert_dashboard(clients, stack)
+
+
+def assert_dashboard(clients: dict[str, Any], stack: Stack) -> None:
+    """The dashboard exists, graphs this stack's function and DLQ, and shows its alarms."""
+    body = clients["cloudwatch"].get_dashboard(DashboardName=stack.outputs()["DashboardName"])[
+        "DashboardBody"
+    ]
+    queue_name = stack.outputs()["DeadLetterQueueUrl"].rsplit("/", 1)[1]
+    graphed = {(s.namespace, s.values) for s in series(body) if s.namespace.startswith("AWS/")}
+    assert graphed == {
+        ("AWS/Lambda", (("FunctionName", stack.outputs()["FunctionName"]),)),
+        ("AWS/SQS", (("QueueName", queue_name),)),
+    }
+    alarms = ("DeadLetterQueueAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm")
+    assert alarm_arns(body) == [
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{stack.resolved(alarm)['AlarmName']}"
+        for alarm in alarms
+    ]
 
 
 def test_trigger_s3_the_bucket_notifies_the_function(
@@ -310,3 +342,33 @@ def test_results_go_to_the_result_bucket_parameter_and_the_policy_follows(
 
     assert sorted(results(clients, "face3d-results-elsewhere", "ada")) == RESULT_FILES
     assert results(clients, stack.outputs()["BucketName"], "ada") == {}
+
+
+def test_result_events_reach_the_bus_the_parameter_names_or_none(
+    clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue_url = clients["sqs"].create_queue(QueueName="face3d-result-events")["QueueUrl"]
+    queue_arn = clients["sqs"].get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    clients["events"].put_rule(
+        Name="face3d-results", EventPattern=(EXAMPLES / "result-rule.json").read_text()
+    )
+    clients["events"].put_targets(Rule="face3d-results", Targets=[{"Id": "q", "Arn": queue_arn}])
+    told = deploy(clients, "face3d-told", Trigger="S3")
+    silent = deploy(clients, "face3d-silent", Trigger="S3", ResultEventBus="")
+
+    assert told.outputs()["ResultEventBusName"] == "default"
+    assert "ResultEventBusName" not in silent.outputs()
+    variables = function(clients, silent)["Configuration"]["Environment"]["Variables"]
+    assert variables.get("EVENT_BUS", "") == ""
+    assert "SendResultEvents" not in {s.get("Sid") for s in role_policy(silent)}
+    with run_functions_in_process(monkeypatch, environment()):
+        upload(clients, silent, "incoming/ada.jpg", photos.astronaut_jpeg())
+        upload(clients, told, "incoming/ada.jpg", photos.astronaut_jpeg())
+
+    messages = clients["sqs"].receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    events = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    assert [(e["source"], e["detail-type"]) for e in events] == [("face3d", "Face3D Result Ready")]
+    assert events[0]["detail"]["bucket"] == told.outputs()["BucketName"]
+    assert sorted(results(clients, silent.outputs()["BucketName"], "ada")) == RESULT_FILES

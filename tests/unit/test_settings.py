@@ -80,3 +80,18 @@ def test_bucket_names_s3_would_refuse_are_named(name: str) -> None:
         FunctionSettings.from_environ({**FUNCTION, "INPUT_BUCKET": name, "RESULT_BUCKET": name})
     assert "INPUT_BUCKET" in caught.value.message
     assert "RESULT_BUCKET" in caught.value.message
+
+
+def test_result_events_are_off_unless_a_bus_is_named() -> None:
+    assert FunctionSettings.from_environ(FUNCTION).event_bus is None
+    assert FunctionSettings.from_environ({**FUNCTION, "EVENT_BUS": ""}).event_bus is None
+    arn = "arn:aws:events:eu-west-1:123456789012:event-bus/face3d-results"
+    for bus in ("default", "face3d-results", "aws.partner/acme.com/123/results", arn):
+        assert FunctionSettings.from_environ({**FUNCTION, "EVENT_BUS": bus}).event_bus == bus
+
+
+@pytest.mark.parametrize("bus", ["face3d results", "bus:1", "x" * 257])
+def test_a_bus_eventbridge_would_refuse_is_named(bus: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        FunctionSettings.from_environ({**FUNCTION, "EVENT_BUS": bus})
+    assert "EVENT_BUS" in caught.value.message

@@ -4,7 +4,9 @@ Local S3, SQS and Secrets Manager (moto, in process), the offline engine behind 
 loopback, and the real Lambda handler receiving real-format S3 events for sample subjects: one
 photo dropped as `<subject>.jpg`, one PNG folder set closed by its manifest, and one photo
 without a face, which ends on the dead-letter queue. Results, failure records and preview
-pictures land in a local folder.
+pictures land in a local folder, with three logs: `demo.log` says what happened to each subject,
+step by step; `function.log` holds the handler's JSON log and metric lines, as CloudWatch would
+receive them; `engine.log` the engine's (MediaPipe's and TF Lite's native logs among them).
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from face3d import samples
+from face3d.cli.demo_logs import Journal, logs_into
+from face3d.client.results import timestamp
 from face3d.contract import ERROR_DOCUMENT, OBJ_NAME, RESULT_DOCUMENT, TEXTURE_NAME
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 from face3d.settings import FunctionSettings, Settings
@@ -31,9 +34,13 @@ REGION = "us-east-1"
 BUCKET = "face3d-demo-000000000000-us-east-1"
 SECRET_ID = "face3d/facepp"  # noqa: S105 (the secret's name, not a password)
 QUEUE = "face3d-demo-dlq"
+# A rule on the default bus forwards the result events here, as a consumer's rule would.
+EVENTS_QUEUE = "face3d-demo-result-events"
 # The demo's folder is ours: a marker tells that an existing folder may be replaced.
 MARKER = ".face3d-demo"
-LOG_NAME = "demo.log"
+LOG_NAME = "demo.log"  # what happened to each subject, one line per step
+FUNCTION_LOG = "function.log"  # the handler's JSON log lines and metrics
+ENGINE_LOG = "engine.log"  # the engine server's, MediaPipe's and TF Lite's logs
 
 
 DEMO_DESCRIPTION = """\
@@ -45,7 +52,8 @@ real-format S3 events for sample subjects (real photos from scikit-image and mat
   grace-hopper  a PNG folder set closed by its manifest.json
   coffee        a photo without a face: NO_FACE_FOUND, error.json and a DLQ message
 
-Results, failure records, dead-letter messages and preview pictures land in DIR.
+Results, failure records, dead-letter messages and preview pictures land in DIR, with
+demo.log (each subject's steps), function.log (the handler's JSON lines) and engine.log.
 Needs the engine and demo extras (make demo installs them).
 """
 
@@ -126,64 +134,37 @@ def sample_subjects() -> list[Subject]:
 def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outcome]:
     """Run every sample subject through the pipeline; write what came out into `output`.
 
-    What the handler, the engine server and MediaPipe log goes to `output/demo.log`; `echo` gets
-    one line per subject.
+    Each step of each subject goes to `output/demo.log`; what the handler logs to
+    `output/function.log` and what the engine server and MediaPipe log to `output/engine.log`.
+    `echo` gets one line per subject.
     """
     _prepare_output(output)
     subjects = sample_subjects()
     from face3d.server.app import FaceApp, load_engine
     from face3d.server.serving import start_server
 
-    with _logs_into(output / LOG_NAME) as (say, log):
+    with (
+        Journal.open(output / LOG_NAME) as journal,
+        logs_into(output / ENGINE_LOG, output / FUNCTION_LOG) as (say, function_log),
+    ):
         engine = load_engine()
         try:
             with (
                 start_server(FaceApp(engine), port=0) as server,
-                _local_aws(server.endpoint, log) as queue_url,
+                _local_aws(server.endpoint, function_log) as local,
             ):
-                outcomes = [_run_subject(s, output, lambda line: say(line, echo)) for s in subjects]
-                _save_dead_letters(output, queue_url, outcomes)
+                journal.note(
+                    f"engine at {server.endpoint}; bucket s3://{BUCKET}/ (moto); the handler's "
+                    f"log in {FUNCTION_LOG}, the engine's in {ENGINE_LOG}"
+                )
+                outcomes = [
+                    _run_subject(s, output, local, journal, lambda line: say(line, echo))
+                    for s in subjects
+                ]
+                _save_dead_letters(output, local.dlq_url, outcomes, journal)
                 return outcomes
         finally:
             engine.close()
-
-
-@contextmanager
-def _logs_into(
-    path: Path,
-) -> Iterator[tuple[Callable[[str, Callable[[str], None]], None], TextIO]]:
-    """Send everything written to stdout and stderr into `path`: Python's `print` and logging,
-    and MediaPipe's C++ logs, which write to the file descriptors directly.
-
-    Yields a function that passes a line to an echo function with the real stdout restored, and
-    the log as a text stream, for Python loggers that hold on to a stream of their own.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    terminal = sys.stdout
-    saved = os.dup(1), os.dup(2)
-    with path.open("ab") as raw, path.open("a", encoding="utf-8", buffering=1) as text:
-        os.dup2(raw.fileno(), 1)
-        os.dup2(raw.fileno(), 2)
-
-        def say(line: str, echo: Callable[[str], None]) -> None:
-            os.dup2(saved[0], 1)
-            try:
-                with redirect_stdout(terminal):
-                    echo(line)
-                    terminal.flush()
-            finally:
-                os.dup2(raw.fileno(), 1)
-
-        try:
-            with redirect_stdout(text), redirect_stderr(text):
-                yield say, text
-        finally:
-            text.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def format_table(outcomes: list[Outcome]) -> str:
@@ -205,12 +186,16 @@ def format_table(outcomes: list[Outcome]) -> str:
 # The local AWS side.
 
 
-@contextmanager
-def _local_aws(endpoint: str, log: TextIO) -> Iterator[str]:
-    """S3, SQS and Secrets Manager in this process (moto), with the handler wired to them.
+@dataclass(frozen=True)
+class _Local:
+    dlq_url: str
+    events_url: str  # the queue a rule forwards the result events to
 
-    Yields the dead-letter queue's URL.
-    """
+
+@contextmanager
+def _local_aws(endpoint: str, log: TextIO) -> Iterator[_Local]:
+    """S3, SQS, EventBridge and Secrets Manager in this process (moto), with the handler wired
+    to them: its log lines go to `log`."""
     try:
         from moto import mock_aws
     except ImportError as exc:
@@ -224,7 +209,16 @@ def _local_aws(endpoint: str, log: TextIO) -> Iterator[str]:
         s3 = aws.client("s3", REGION)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        queue_url: str = aws.client("sqs", REGION).create_queue(QueueName=QUEUE)["QueueUrl"]
+        sqs = aws.client("sqs", REGION)
+        queue_url: str = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        events_url: str = sqs.create_queue(QueueName=EVENTS_QUEUE)["QueueUrl"]
+        events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])
+        bus = aws.client("events", REGION)
+        bus.put_rule(Name=EVENTS_QUEUE, EventPattern=json.dumps({"source": ["face3d"]}))
+        bus.put_targets(
+            Rule=EVENTS_QUEUE,
+            Targets=[{"Id": "queue", "Arn": events_arn["Attributes"]["QueueArn"]}],
+        )
         # The offline engine accepts any credentials; the handler still reads them as in AWS.
         aws.client("secretsmanager", REGION).create_secret(
             Name=SECRET_ID, SecretString=json.dumps({"api_key": "demo", "api_secret": "demo"})
@@ -235,15 +229,16 @@ def _local_aws(endpoint: str, log: TextIO) -> Iterator[str]:
                 "FACEPP_ENDPOINT": endpoint,
                 "DLQ_URL": queue_url,
                 "FUNCTION_TIMEOUT_S": "180",
+                "EVENT_BUS": "default",
             }
         )
         handler.install(handler.build_processor(settings, region=REGION))
         # The handler logs to the stream it found at import (stdout, in Lambda): send it to
-        # the demo's log with everything else, whatever stdout was then.
+        # the function's log, whatever stdout was then.
         streams = [h for h in handler.logger.handlers if isinstance(h, logging.StreamHandler)]
         previous = [h.setStream(log) for h in streams]
         try:
-            yield queue_url
+            yield _Local(queue_url, events_url)
         finally:
             for stream_handler, stream in zip(streams, previous, strict=True):
                 if stream is not None:
@@ -265,7 +260,13 @@ class _Context:
         return int((self.deadline - time.monotonic()) * 1000)
 
 
-def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) -> Outcome:
+def _run_subject(
+    subject: Subject,
+    output: Path,
+    local: _Local,
+    journal: Journal,
+    echo: Callable[[str], None],
+) -> Outcome:
     from face3d.function import aws, handler
     from face3d.function.events import object_created_event
 
@@ -274,30 +275,81 @@ def _run_subject(subject: Subject, output: Path, echo: Callable[[str], None]) ->
     started = time.monotonic()
     for number, upload in enumerate(subject.uploads, 1):
         answer = s3.put_object(Bucket=BUCKET, Key=upload.key, Body=upload.data)
+        # As S3 stamps it: the time of the upload, to the millisecond.
+        event_time = timestamp(datetime.now(UTC))
+        journal.step(
+            subject.name,
+            f"uploaded {upload.key} ({_size(len(upload.data))}, version {answer['VersionId']})",
+        )
         event = object_created_event(
             BUCKET,
             upload.key,
             etag=answer["ETag"].strip('"'),
             size=len(upload.data),
             version_id=answer.get("VersionId"),
+            event_time=event_time,
             region=REGION,
         )
-        counts = handler.lambda_handler(event, _Context(f"demo-{subject.name}-{number}"))
+        request_id = f"demo-{subject.name}-{number}"
+        counts = handler.lambda_handler(event, _Context(request_id))
         outcome.status = next(iter(counts), "?")
+        journal.step(
+            subject.name,
+            f"event delivered: ObjectCreated:Put {upload.key} at {event_time} "
+            f"(request {request_id}); the function: {outcome.status}",
+        )
     outcome.seconds = time.monotonic() - started
     folder = output / subject.name
     folder.mkdir()
     _save_inputs(subject, folder / "inputs")
     _download(s3, f"results/{subject.name}/", folder, outcome)
-    if (folder / ERROR_DOCUMENT).exists():
-        outcome.code = json.loads((folder / ERROR_DOCUMENT).read_text())["error"]["code"]
+    journal.step(subject.name, f"outcome: {_describe_outcome(folder, outcome)}")
+    for detail_type, detail in _result_events(local.events_url):
+        journal.step(subject.name, f"result event: {detail_type} ({_describe_event(detail)})")
+    files = ", ".join(f"{name} {_size(size)}" for name, size in outcome.files.items())
+    journal.step(subject.name, f"files: {files or 'none'} in {folder}/")
     if (folder / OBJ_NAME).exists():
         _render_preview(folder, subject, outcome)
+        journal.step(subject.name, f"preview: {folder / 'preview.png'}")
     echo(f"{subject.name}: {outcome.status} in {outcome.seconds:.1f} s")
     return outcome
 
 
-def _save_dead_letters(output: Path, url: str, outcomes: list[Outcome]) -> None:
+def _describe_outcome(folder: Path, outcome: Outcome) -> str:
+    took = f"in {outcome.seconds:.1f} s"
+    if (folder / ERROR_DOCUMENT).exists():
+        error = json.loads((folder / ERROR_DOCUMENT).read_text())["error"]
+        outcome.code = error["code"]
+        view = f" ({error['view']} view)" if error.get("view") else ""
+        return f"{outcome.status} {took}: {error['code']}{view}: {error['message']}"
+    if (folder / RESULT_DOCUMENT).exists():
+        document = json.loads((folder / RESULT_DOCUMENT).read_text())
+        views = "+".join(document["views"])
+        return f"{outcome.status} {took}: views {views}, request_id {document['request_id']}"
+    return f"{outcome.status} {took}"
+
+
+def _result_events(url: str) -> list[tuple[str, dict[str, Any]]]:
+    """The result events the rule forwarded since the last call: (detail-type, detail)."""
+    from face3d.function import aws
+
+    sqs = aws.client("sqs", REGION)
+    found = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in batch:
+            event = json.loads(message["Body"])
+            found.append((event["detail-type"], event["detail"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def _describe_event(detail: dict[str, Any]) -> str:
+    if "result" in detail:
+        return f"{detail['result']['key']} version {detail['result']['version_id']}"
+    return f"{detail['error']['code']}, retryable: {str(detail['error']['retryable']).lower()}"
+
+
+def _save_dead_letters(output: Path, url: str, outcomes: list[Outcome], journal: Journal) -> None:
     """Move the DLQ's messages into `output/dead-letters/`, noting them per subject."""
     from face3d.function import aws
 
@@ -311,6 +363,8 @@ def _save_dead_letters(output: Path, url: str, outcomes: list[Outcome]) -> None:
             body = json.loads(message["Body"])
             path = folder / f"{count:02d}-{body.get('subject', 'event')}.json"
             path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+            code = body.get("error", {}).get("code", "unhandled event")
+            journal.step(str(body.get("subject", "?")), f"dead letter: {path} ({code})")
             for outcome in outcomes:
                 if outcome.subject.name == body.get("subject"):
                     outcome.files[f"{folder.name}/{path.name}"] = path.stat().st_size

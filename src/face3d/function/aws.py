@@ -29,6 +29,13 @@ from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 AWS_CONFIG = Config(
     connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4}
 )
+# Result events are sent after the outcome is stored, best effort: a slow EventBridge must not
+# eat the time the invocation has left.
+_SERVICE_CONFIGS = {
+    "events": Config(
+        connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+    )
+}
 
 _CREDENTIAL_ERRORS = (
     NoCredentialsError,
@@ -64,7 +71,9 @@ def client(service: str, region: str | None = None) -> Any:
     Raises `INVALID_CONFIGURATION` when no region is configured or the profile does not exist.
     """
     try:
-        return boto3.client(service, config=AWS_CONFIG, region_name=region)  # type: ignore[call-overload]
+        return boto3.client(  # type: ignore[call-overload]
+            service, config=_SERVICE_CONFIGS.get(service, AWS_CONFIG), region_name=region
+        )
     except (BotoCoreError, ClientError) as exc:
         problem = configuration_problem(exc)
         if problem is None:

@@ -24,6 +24,7 @@ from face3d.function import aws
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.events import Ignored, Item, is_sqs_batch, read_event, read_message
 from face3d.function.processing import Report, SetProcessor, Status, Upload
+from face3d.function.result_events import ResultEvents
 from face3d.function.secrets import fetch_credentials
 from face3d.function.storage import Storage
 from face3d.settings import FunctionSettings
@@ -67,6 +68,7 @@ def build_processor(settings: FunctionSettings, *, region: str | None = None) ->
         DeadLetterQueue.connect(settings.dlq_url, region),
         FaceppClient(settings.endpoint, retry=retry),
         credentials,
+        events=ResultEvents.connect(settings.event_bus, region),
     )
 
 
@@ -167,12 +169,21 @@ def _record(report: Report) -> None:
             metrics.add_metric(name="AnswersReused", unit=MetricUnit.Count, value=1)
     elif report.status is Status.FAILED:
         metrics.add_metric(name="SetsFailed", unit=MetricUnit.Count, value=1)
+        # The service dimension named here, not taken from POWERTOOLS_SERVICE_NAME: the
+        # dashboard's search names this exact dimension set.
         with single_metric(
-            name="SetsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+            name="SetsFailed",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
         ) as metric:
             metric.add_dimension(name="ErrorCode", value=report.code or "UNKNOWN")
     elif report.status is Status.DUPLICATE:
         metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
+    if report.result_event is not None:
+        told = "ResultEventsPublished" if report.result_event else "ResultEventsFailed"
+        metrics.add_metric(name=told, unit=MetricUnit.Count, value=1)
     if report.api_seconds is not None:
         metrics.add_metric(
             name="ApiLatency", unit=MetricUnit.Milliseconds, value=report.api_seconds * 1000

@@ -49,7 +49,8 @@ from face3d.function.layout import (
 from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 from face3d.function.publication import FINGERPRINT_METADATA, Commit, Destination, Publisher
-from face3d.function.set_reader import read_manifest, superseded_now
+from face3d.function.result_events import ResultEvents
+from face3d.function.set_reader import inputs_with_versions, read_manifest, superseded_now
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
@@ -94,6 +95,7 @@ class Report:
     api_seconds: float | None = None
     images_transformed: int = 0
     answer_reused: bool = False  # written from a stored answer, without calling the API
+    result_event: bool | None = None  # its event sent (True) or not (False); None: none due
 
 
 @dataclass
@@ -121,8 +123,10 @@ class SetProcessor:
         credentials: CredentialSource,
         *,
         clock: Callable[[], float] = time.time,
+        events: ResultEvents | None = None,
     ) -> None:
         self.settings = settings
+        self._events = events or ResultEvents.off()
         self._storage = storage
         self._dead_letters = dead_letters
         self._client = client
@@ -364,12 +368,14 @@ class SetProcessor:
             image_set.fingerprint,
             answer.reconstruction.request_id,
         )
+        told = self._events.result_ready(to.bucket, committed, document) if committed else None
         return Report(
             Status.SUCCEEDED,
             image_set.subject,
             api_seconds=api_seconds,
             images_transformed=answer.images_transformed,
             answer_reused=api_seconds is None,
+            result_event=told,
         )
 
     def _fail(self, attempt: _Attempt, err: Face3DError) -> Report:
@@ -396,7 +402,7 @@ class SetProcessor:
             error=err,
             subject=image_set.subject,
             bucket=attempt.upload.bucket,
-            inputs=self._with_versions(image_set),
+            inputs=inputs_with_versions(self._storage, image_set),
             fingerprint=image_set.fingerprint,
             attempts=attempt.claim.current.attempts,
             trigger_key=attempt.upload.key,
@@ -435,7 +441,10 @@ class SetProcessor:
                 return Report(Status.FAILED, attempt.image_set.subject, code=error["code"])
         terminal = ClaimState.PARKED if error["retryable"] else ClaimState.FAILED
         self._claims.settle(attempt.claim, terminal)
-        return Report(Status.FAILED, attempt.image_set.subject, code=error["code"])
+        told = self._events.set_failed(envelope)  # once stored: the DLQ message and error.json
+        return Report(
+            Status.FAILED, attempt.image_set.subject, code=error["code"], result_event=told
+        )
 
     def _superseded(self, image_set: ImageSet, *, quietly: bool = False) -> bool:
         """Whether a newer set of the subject replaced this one (the newer set wins, whether it
@@ -472,17 +481,3 @@ class SetProcessor:
             self._answers.forget(to.bucket, to.fingerprint)
         except Face3DError as err:  # the lifecycle rule expires it anyway
             logger.warning("could not delete the stored answer of %s: %s", to.fingerprint, err)
-
-    def _with_versions(self, image_set: ImageSet) -> list[InputObject]:
-        """The set's inputs with version ids (a folder listing has none): HEAD the views."""
-        inputs = []
-        for source in image_set.inputs():
-            if source.version_id is None:
-                try:
-                    current = self._storage.head(image_set.bucket, source.key)
-                except Face3DError:  # the failure is reported all the same
-                    current = None
-                if current is not None and current.etag == source.etag:
-                    source = InputObject(source.view, source.key, source.etag, current.version_id)
-            inputs.append(source)
-        return inputs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from face3d.client.results import InputObject
 from face3d.errors import INVALID_MANIFEST, S3_ERROR, Face3DError, PermanentError, TransientError
 from face3d.function.image_sets import (
     ImageSet,
@@ -88,3 +89,20 @@ def superseded_now(storage: Storage, bucket: str, input_prefix: str, image_set: 
         return False
     listing = storage.list_folder(bucket, folder_prefix(input_prefix, image_set.subject))
     return remade(image_set, manifest_now, listing)
+
+
+def inputs_with_versions(storage: Storage, image_set: ImageSet) -> list[InputObject]:
+    """The set's inputs with version ids (a folder listing has none): HEAD the views whose
+    ETag is still the set's. A failure to HEAD leaves that version unknown, never raises: the
+    failure being recorded is reported all the same."""
+    inputs = []
+    for source in image_set.inputs():
+        if source.version_id is None:
+            try:
+                current = storage.head(image_set.bucket, source.key)
+            except Face3DError:
+                current = None
+            if current is not None and current.etag == source.etag:
+                source = InputObject(source.view, source.key, source.etag, current.version_id)
+        inputs.append(source)
+    return inputs

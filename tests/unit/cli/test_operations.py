@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from face3d.cli.main import main
@@ -31,6 +32,8 @@ def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata to ask
+    # boto3's default session keeps the credentials it once found (the soak's, say): none.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def test_without_a_region_redrive_is_a_configuration_error(
