@@ -105,6 +105,10 @@ class FunctionSettings(Settings):
     max_async_retries: int = Field(2, ge=0, le=2, alias="MAX_ASYNC_RETRIES")
     # Time kept back from the API call for writing results and failure records.
     write_reserve_s: float = Field(10.0, ge=1, le=120, alias="WRITE_RESERVE_S")
+    # Pacing (client/pacing.py): the API key's QPS (0: calls are not paced), shared by at most
+    # API_CALLERS containers calling at once (the reserved concurrency).
+    api_qps: float = Field(0.0, ge=0, le=10_000, alias="API_QPS")
+    api_callers: int = Field(1, ge=1, le=10_000, alias="API_CALLERS")
 
     @field_validator("input_prefix", "result_prefix")
     @classmethod

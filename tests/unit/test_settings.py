@@ -2,7 +2,7 @@ import pytest
 
 from face3d.contract import DEFAULT_ENDPOINT
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
-from face3d.settings import Settings
+from face3d.settings import FunctionSettings, Settings
 
 
 def test_defaults_follow_the_design() -> None:
@@ -58,3 +58,17 @@ def test_valid_endpoint_refuses_what_cannot_be_an_endpoint() -> None:
     assert Settings.valid_endpoint("https://h/p") == "https://h/p"
     with pytest.raises(ConfigurationError, match="endpoint"):
         Settings.valid_endpoint("localhost:8765")
+
+
+def test_pacing_is_off_unless_the_api_qps_is_given() -> None:
+    required = {"FACEPP_SECRET_ID": "face3d/facepp", "DLQ_URL": "https://sqs.test/q"}
+
+    unpaced = FunctionSettings.from_environ(required)
+    paced = FunctionSettings.from_environ({**required, "API_QPS": "2.5", "API_CALLERS": "4"})
+
+    assert (unpaced.api_qps, unpaced.api_callers) == (0.0, 1)
+    assert (paced.api_qps, paced.api_callers) == (2.5, 4)
+    with pytest.raises(ConfigurationError) as caught:
+        FunctionSettings.from_environ({**required, "API_QPS": "-1", "API_CALLERS": "0"})
+    assert "API_QPS" in caught.value.message
+    assert "API_CALLERS" in caught.value.message

@@ -19,6 +19,7 @@ from typing import Any, Self
 
 import requests
 
+from face3d.client.pacing import Pacer
 from face3d.client.responses import Reconstruction, parse_success
 from face3d.client.retries import DEFAULT_RETRY, RetryPolicy
 from face3d.contract import DEFAULT_ENDPOINT, View, in_api_order
@@ -26,6 +27,7 @@ from face3d.errors import (
     API_NOT_FOUND,
     AUTHORIZATION_ERROR,
     BAD_RESPONSE,
+    CONCURRENCY_LIMIT_EXCEEDED,
     CONNECTION_ERROR,
     DESCRIPTIONS,
     HTTP_ERROR,
@@ -92,6 +94,8 @@ class FaceppClient:
 
     Credentials are passed per call so that a refreshed secret needs no new client. The session
     is created here unless one is injected; `close()` closes only a session created here.
+    With a `pacer`, every attempt waits for its turn within the caller's share of the key's QPS
+    (pacing.py), and a call refused over the QPS is retried after a short wait, not a growing one.
     """
 
     def __init__(
@@ -103,9 +107,11 @@ class FaceppClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
+        pacer: Pacer | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.retry = retry
+        self.pacer = pacer
         self._owns_session = session is None
         self._session = requests.Session() if session is None else session
         self._clock = clock
@@ -147,10 +153,16 @@ class FaceppClient:
             )
 
         def attempt_once() -> Reconstruction:
+            self._wait_for_turn(deadline)
             response = self._send(request, deadline)
-            return _interpret(
-                response, views, texture=texture, mtl=mtl, secret=credentials.api_secret
-            )
+            try:
+                return _interpret(
+                    response, views, texture=texture, mtl=mtl, secret=credentials.api_secret
+                )
+            except Face3DError as err:
+                if self.pacer is not None and err.code == CONCURRENCY_LIMIT_EXCEEDED:
+                    self.pacer.refused()
+                raise
 
         return self._with_retries(attempt_once, views, deadline)
 
@@ -218,7 +230,11 @@ class FaceppClient:
         """Seconds to wait before the next attempt, or None to give up with `err`."""
         if not err.transient or attempt >= self.retry.max_attempts:
             return None
-        delay = self._jitter(0.0, self.retry.backoff_ceiling(attempt))
+        ceiling = self.retry.backoff_ceiling(attempt)
+        if self.pacer is not None and err.code == CONCURRENCY_LIMIT_EXCEEDED:
+            # The pacer spaces the calls: a longer wait would only lose turns.
+            ceiling = min(ceiling, self.retry.backoff_base)
+        delay = self._jitter(0.0, ceiling)
         if deadline is not None and self._clock() + delay + self.retry.min_attempt_time > deadline:
             return None
         return delay
@@ -239,6 +255,16 @@ class FaceppClient:
             elapsed,
             outcome,
         )
+
+    def _wait_for_turn(self, deadline: float | None) -> None:
+        if self.pacer is None:
+            return
+        latest = None if deadline is None else deadline - self.retry.min_attempt_time
+        if not self.pacer.wait(latest):
+            raise TransientError(
+                TIMEOUT,
+                "no turn within this caller's share of the QPS before the deadline; not sent",
+            )
 
     def _send(self, request: requests.PreparedRequest, deadline: float | None) -> requests.Response:
         # send() skips the environment merge that Session.request does; do it here so that

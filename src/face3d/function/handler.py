@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from face3d.client.http import Credentials, FaceppClient
+from face3d.client.pacing import Pacer
 from face3d.client.retries import RetryPolicy
 from face3d.function import aws
 from face3d.function.dead_letters import DeadLetterQueue
@@ -61,7 +62,11 @@ def build_processor(settings: FunctionSettings, *, region: str | None = None) ->
         settings,
         Storage.connect(region),
         DeadLetterQueue.connect(settings.dlq_url, region),
-        FaceppClient(settings.endpoint, retry=retry),
+        FaceppClient(
+            settings.endpoint,
+            retry=retry,
+            pacer=Pacer.for_share(settings.api_qps, settings.api_callers),
+        ),
         credentials,
     )
 
