@@ -72,6 +72,19 @@ class Settings(BaseModel):
             ) from None  # pydantic's text echoes the input values, which may hold a secret
 
 
+def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether Powertools' Tracer traces here, by its own rule: in Lambda (LAMBDA_TASK_ROOT), not
+    under SAM local or Chalice, and not turned off with POWERTOOLS_TRACE_DISABLED."""
+    source = os.environ if environ is None else environ
+    disabled = source.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUTHY
+    local = bool(source.get("AWS_SAM_LOCAL") or source.get("AWS_CHALICE_CLI_MODE"))
+    return bool(source.get("LAMBDA_TASK_ROOT")) and not local and not disabled
+
+
+# What Powertools reads as true in its environment variables.
+_TRUTHY = frozenset({"1", "y", "yes", "t", "true", "on"})
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
