@@ -82,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.last_request_bytes = len(body)  # type: ignore[attr-defined]
         images = max(1, body.count(b'name="image_base64_') + body.count(b'name="image_file_'))
         answer = _answer(images) if self.path == API_PATH else b"{}"
         self.send_response(200 if self.path == API_PATH else 404)
@@ -104,6 +105,11 @@ class ApiStub:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    @property
+    def last_request_bytes(self) -> int:
+        """The size of the last request body received."""
+        return int(getattr(self._server, "last_request_bytes", 0))
 
     @property
     def endpoint(self) -> str:

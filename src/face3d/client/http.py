@@ -95,7 +95,8 @@ class FaceppClient:
     Credentials are passed per call so that a refreshed secret needs no new client. The session
     is created here unless one is injected; `close()` closes only a session created here.
     With a `pacer`, every attempt waits for its turn within the caller's share of the key's QPS
-    (pacing.py), and a call refused over the QPS is retried after a short wait, not a growing one.
+    (pacing.py), and a call refused over the QPS is retried at the pacer's next turn, not after
+    a backoff.
     """
 
     def __init__(
@@ -232,8 +233,7 @@ class FaceppClient:
             return None
         ceiling = self.retry.backoff_ceiling(attempt)
         if self.pacer is not None and err.code == CONCURRENCY_LIMIT_EXCEEDED:
-            # The pacer spaces the calls: a longer wait would only lose turns.
-            ceiling = min(ceiling, self.retry.backoff_base)
+            ceiling = 0.0  # the pacer picks the retry's turn
         delay = self._jitter(0.0, ceiling)
         if deadline is not None and self._clock() + delay + self.retry.min_attempt_time > deadline:
             return None
@@ -259,8 +259,10 @@ class FaceppClient:
     def _wait_for_turn(self, deadline: float | None) -> None:
         if self.pacer is None:
             return
-        latest = None if deadline is None else deadline - self.retry.min_attempt_time
-        if not self.pacer.wait(latest):
+        within = (
+            None if deadline is None else deadline - self.retry.min_attempt_time - self._clock()
+        )
+        if not self.pacer.wait(within):
             raise TransientError(
                 TIMEOUT,
                 "no turn within this caller's share of the QPS before the deadline; not sent",
