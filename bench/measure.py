@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -44,7 +45,17 @@ def median_ms(samples: list[float]) -> float:
 
 
 def peak_rss_mb() -> float:
-    """This process's largest resident set so far, in MB (Linux reports KiB)."""
+    """This process's largest resident set so far, in MB.
+
+    From /proc (VmHWM): getrusage's maximum survives exec, so a child started by a big parent
+    would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

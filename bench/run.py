@@ -37,7 +37,7 @@ class Settings:
     quick: bool
     repeats: int
     pipeline_qps: int = 2
-    pipeline_workers: int = 6  # more than the QPS: about QPS x seconds per set (docs)
+    pipeline_workers: int = 8  # more than the QPS: QPS x seconds per set, and a margin (docs)
     pipeline_sets: int = 60
     server_rounds: int = 5
     server_requests: int = 16
