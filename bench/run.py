@@ -146,7 +146,7 @@ def engine(directory: Path, settings: Settings) -> tuple[list[Row], dict[str, An
         work, base = served[f"{name}_ms"], mesh[f"{name}_ms"]
         rows.append(
             Row(
-                f"engine, {label} textured" if not rows else f"        {label} textured",
+                f"engine, {label} textured",
                 f"{work:.0f} ms",
                 f"Face Mesh alone: {base:.0f} ms",
                 f"{work / base:.1f}x",

@@ -49,9 +49,9 @@ _EXCERPT_CHARS = 200
 _HEADERS = {"User-Agent": "face3d-pipeline", "Accept": "application/json"}
 
 
-# One multipart part for requests' `files=`: (None, text) for a form field, or
+# One multipart part for requests' `files=`: (None, text or ASCII bytes) for a form field, or
 # (file name, bytes, content type) for a file part.
-_Part = tuple[str | None, str] | tuple[str, bytes, str]
+_Part = tuple[str | None, str] | tuple[None, bytes] | tuple[str, bytes, str]
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ class ImageInput:
         if self.data is not None and self.as_file:
             return f"image_file_{number}", (f"{self.view.value}.jpg", self.data, "image/jpeg")
         if self.data is not None:
-            return f"image_base64_{number}", (None, base64.b64encode(self.data).decode("ascii"))
+            # Bytes as base64 makes them: a str would be encoded back to bytes in the body.
+            return f"image_base64_{number}", (None, base64.b64encode(self.data))
         assert self.url is not None  # __post_init__ guarantees data or url
         return f"image_url_{number}", (None, self.url)
 
