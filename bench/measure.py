@@ -18,22 +18,13 @@ from pathlib import Path
 from typing import Any
 
 
-def interleaved(
-    cases: Mapping[str, Callable[[], object]],
-    repeats: int,
-    *,
-    at_most: Mapping[str, int] | None = None,
-) -> dict[str, list[float]]:
-    """Seconds of each case, `repeats` times each (a slow case `at_most` its own number), the
-    cases alternating; one warm-up each first."""
+def interleaved(cases: Mapping[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each case, `repeats` times each, the cases alternating; one warm-up each first."""
     for run in cases.values():
         run()
     seconds: dict[str, list[float]] = {name: [] for name in cases}
-    limits = at_most or {}
-    for round_ in range(repeats):
+    for _ in range(repeats):
         for name, run in cases.items():
-            if round_ >= limits.get(name, repeats):
-                continue
             started = time.perf_counter()
             run()
             seconds[name].append(time.perf_counter() - started)

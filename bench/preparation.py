@@ -65,19 +65,20 @@ def prepare(photos: list[bytes]) -> list[PreparedImage]:
 def timing(directory: Path, repeats: int) -> dict[str, Any]:
     photos = views(directory)
     limits = PreparationLimits()
-    cases: dict[str, Callable[[], object]] = {
-        "preparation": lambda: prepare(photos),
-        "floor": lambda: decode_once(photos),
-        "naive": lambda: naive_preparation(photos, limits),
-    }
+    # The floor alternates with the preparation alone: a slow case between them would leave
+    # its freed memory to the one after it, which would pay for the pages again.
+    seconds = interleaved(
+        {"preparation": lambda: prepare(photos), "floor": lambda: decode_once(photos)}, repeats
+    )
+    slow: dict[str, Callable[[], object]] = {"naive": lambda: naive_preparation(photos, limits)}
     try:
         from tests.preparation_reference import reference_preparation
 
-        cases["before"] = lambda: reference_preparation(photos, limits)
+        slow["before"] = lambda: reference_preparation(photos, limits)
     except ImportError:  # run outside the repository: no yardstick
         pass
-    # The slow ones are slow enough to be timed a few times only.
-    seconds = interleaved(cases, repeats, at_most={"naive": 3, "before": 3})
+    # Slow enough to be timed a few times only.
+    seconds.update(interleaved(slow, min(repeats, 3)))
     prepared = prepare(photos)
     return {
         **{f"{name}_ms": median_ms(samples) for name, samples in seconds.items()},

@@ -92,7 +92,9 @@ def form(images: Sequence[PreparedImage]) -> dict[str, str]:
 
 
 def call(session: requests.Session, endpoint: str, fields: dict[str, str]) -> None:
-    answer = session.post(endpoint, data=fields, timeout=300)
+    # Multipart, as the function's client sends it (a url-encoded form costs both sides more).
+    parts = {name: (None, value) for name, value in fields.items()}
+    answer = session.post(endpoint, files=parts, timeout=300)
     if answer.status_code != 200:
         raise RuntimeError(f"face3d serve answered {answer.status_code}: {answer.text[:300]}")
 
@@ -146,11 +148,39 @@ def engine_rows(
     return {
         "workers_2_rps": statistics.median(rates[2]),
         "workers_1_rps": statistics.median(rates[1]),
+        # Each round measures both back to back: their ratio is least moved by the neighbours.
+        "speedup": statistics.median(
+            two / one for one, two in zip(rates[1], rates[2], strict=True)
+        ),
+        "rounds_rps": {str(workers): rates[workers] for workers in rates},
         "rounds": rounds,
         "requests_per_round": requests_per_round,
         **{f"{name}_ms": median_ms(samples) for name, samples in seconds.items()},
         "view_sizes": [[p.width, p.height] for p in prepared],
     }
+
+
+def _arithmetic(count: int) -> int:
+    total = 0
+    for value in range(count):
+        total += value * value
+    return total
+
+
+def parallel_arithmetic(rounds: int, count: int = 3_000_000) -> float:
+    """How much two processes of pure arithmetic get done against one, now, on this machine:
+    what the neighbours leave of the second core (2.0 on two idle cores)."""
+    import multiprocessing
+
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_arithmetic, [1000, 1000])  # started
+        for _ in range(rounds):
+            for processes in (1, 2):
+                started = time.perf_counter()
+                pool.map(_arithmetic, [count] * processes)
+                rates[processes].append(processes / (time.perf_counter() - started))
+    return statistics.median(two / one for one, two in zip(rates[1], rates[2], strict=True))
 
 
 def face_mesh_ms(directory: Path, repeats: int) -> dict[str, float]:
