@@ -78,6 +78,19 @@ class Settings(BaseModel):
             ) from None  # pydantic's text echoes the input values, which may hold a secret
 
 
+def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether Powertools' Tracer traces here, by its own rule: in Lambda (LAMBDA_TASK_ROOT), not
+    under SAM local or Chalice, and not turned off with POWERTOOLS_TRACE_DISABLED."""
+    source = os.environ if environ is None else environ
+    disabled = source.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUTHY
+    local = bool(source.get("AWS_SAM_LOCAL") or source.get("AWS_CHALICE_CLI_MODE"))
+    return bool(source.get("LAMBDA_TASK_ROOT")) and not local and not disabled
+
+
+# What Powertools reads as true in its environment variables.
+_TRUTHY = frozenset({"1", "y", "yes", "t", "true", "on"})
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -131,6 +144,10 @@ class FunctionSettings(Settings):
     write_reserve_s: float = Field(2.0, ge=0.5, le=120, alias="WRITE_RESERVE_S")
     # The bus each terminal outcome is announced on (DESIGN.md section 9); unset: no events.
     event_bus: str | None = Field(None, alias="EVENT_BUS")
+    # Pacing (client/pacing.py): the API key's QPS (0: calls are not paced), shared by at most
+    # API_CALLERS containers calling at once (the reserved concurrency).
+    api_qps: float = Field(0.0, ge=0, le=10_000, alias="API_QPS")
+    api_callers: int = Field(1, ge=1, le=10_000, alias="API_CALLERS")
 
     @field_validator("input_bucket", "result_bucket")
     @classmethod

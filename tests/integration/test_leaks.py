@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from face3d.function import handler
 from tests import photos
 from tests.fakes import error_payload, success_payload
 from tests.integration.faults import Faults, Killed
@@ -123,6 +124,7 @@ def test_nothing_shown_holds_the_secret_the_key_or_image_data(
     faults.fail("SendMessage")
     scenarios.run("sqs", grace, plain(400, error_payload("NO_FACE_FOUND:image_base64_1")), times=2)
     fresh_secret_cache()  # a new container, whose first fetches fail
+    handler.install(None)
     faults.fail("GetSecretValue", code="InternalServiceError", times=3)
     scenarios.run("secrets", astronaut, plain(200, success_payload()), times=3)
     faults.kill("PutObject", "results/killed/face.obj")

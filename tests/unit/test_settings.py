@@ -95,3 +95,17 @@ def test_a_bus_eventbridge_would_refuse_is_named(bus: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         FunctionSettings.from_environ({**FUNCTION, "EVENT_BUS": bus})
     assert "EVENT_BUS" in caught.value.message
+
+
+def test_pacing_is_off_unless_the_api_qps_is_given() -> None:
+    required = {"FACEPP_SECRET_ID": "face3d/facepp", "DLQ_URL": "https://sqs.test/q"}
+
+    unpaced = FunctionSettings.from_environ(required)
+    paced = FunctionSettings.from_environ({**required, "API_QPS": "2.5", "API_CALLERS": "4"})
+
+    assert (unpaced.api_qps, unpaced.api_callers) == (0.0, 1)
+    assert (paced.api_qps, paced.api_callers) == (2.5, 4)
+    with pytest.raises(ConfigurationError) as caught:
+        FunctionSettings.from_environ({**required, "API_QPS": "-1", "API_CALLERS": "0"})
+    assert "API_QPS" in caught.value.message
+    assert "API_CALLERS" in caught.value.message

@@ -12,12 +12,16 @@ from contextlib import contextmanager
 
 from face3d.contract import API_PATH
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
+from face3d.server.workers import default_worker_count
 from face3d.settings import Settings
 
 SERVE_DESCRIPTION = """\
 Serve the offline reconstruction engine on POST /facepp/v1/3dface, speaking the Face++ 3dface
 contract (facepp-3dface-api.txt): the same parameters, limits, JSON and error codes, and the
 plain-text 413 over 2 MiB. Point `face3d reconstruct --endpoint` or FACEPP_ENDPOINT at it.
+
+Reconstructions run in --workers processes, each with its own engine (default: one per core),
+so a machine with N cores serves about N times the calls of one engine.
 
 Without --api-key/--api-secret any non-empty api_key and api_secret are accepted. --qps,
 --fail-rate and --latency-ms make it behave like a busy or flaky cloud API, for testing clients.
@@ -76,11 +80,20 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="add MS milliseconds to every call (0)",
     )
     srv.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=None,
+        metavar="N",
+        help=f"engine processes, each with its own engine, 1..64 (one per core here: "
+        f"{default_worker_count()})",
+    )
+    srv.add_argument(
         "--threads",
         type=_thread_count,
-        default=4,
+        default=None,
         metavar="N",
-        help="requests handled at once, 1..64 (4); the engine itself runs one at a time",
+        help="requests handled at once, 1..64 (two more than --workers, at least 4: reading "
+        "requests never waits for the engines)",
     )
     srv.set_defaults(run=run, parser=srv)
 
@@ -101,8 +114,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(
             INVALID_CONFIGURATION, f"{exc}: install the engine extra: pip install -e '.[engine]'"
         ) from exc
+    workers = args.workers or default_worker_count()
+    threads = args.threads or max(server.DEFAULT_THREADS, workers + 2)
     try:
-        engine = server.load_engine()
+        engine = server.load_engine(workers)
     except ImportError as exc:
         raise ConfigurationError(
             INVALID_CONFIGURATION,
@@ -121,6 +136,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             fail_rate=args.fail_rate,
             latency_ms=args.latency_ms,
             seed=args.seed,
+            concurrency=workers,
         )
 
         def ready(host: str, port: int) -> None:
@@ -130,7 +146,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             seed = "" if args.seed is None else f" (seed {args.seed})"
             print(
                 f"serving the 3dface API on {url} after {time.monotonic() - started:.1f} s: "
-                f"{args.threads} threads, {auth}, {qps}, fail rate {args.fail_rate:g}{seed}, "
+                f"{workers} engine worker{'s' if workers > 1 else ''}, {threads} threads, "
+                f"{auth}, {qps}, fail rate {args.fail_rate:g}{seed}, "
                 f"latency {args.latency_ms} ms; Ctrl-C stops",
                 flush=True,
             )
@@ -141,7 +158,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 app,
                 host=args.host,
                 port=args.port,
-                threads=args.threads,
+                threads=threads,
                 on_ready=ready,
                 stop=stop,
             )
@@ -183,6 +200,10 @@ def _non_negative_int(text: str) -> int:
 
 
 def _thread_count(text: str) -> int:
+    return _int_in(text, 1, 64)
+
+
+def _worker_count(text: str) -> int:
     return _int_in(text, 1, 64)
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from face3d.client.pacing import Pacer
 from face3d.client.responses import Reconstruction, parse_success
 from face3d.client.retries import DEFAULT_RETRY, RetryPolicy
 from face3d.contract import DEFAULT_ENDPOINT, View, in_api_order
@@ -29,6 +30,7 @@ from face3d.errors import (
     API_NOT_FOUND,
     AUTHORIZATION_ERROR,
     BAD_RESPONSE,
+    CONCURRENCY_LIMIT_EXCEEDED,
     CONNECTION_ERROR,
     DESCRIPTIONS,
     HTTP_ERROR,
@@ -55,9 +57,9 @@ _CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 _HEADERS = {"User-Agent": "face3d-pipeline", "Accept": "application/json"}
 
 
-# One multipart part for requests' `files=`: (None, text) for a form field, or
+# One multipart part for requests' `files=`: (None, text or ASCII bytes) for a form field, or
 # (file name, bytes, content type) for a file part.
-_Part = tuple[str | None, str] | tuple[str, bytes, str]
+_Part = tuple[str | None, str] | tuple[None, bytes] | tuple[str, bytes, str]
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class ImageInput:
         if self.data is not None and self.as_file:
             return f"image_file_{number}", (f"{self.view.value}.jpg", self.data, "image/jpeg")
         if self.data is not None:
-            return f"image_base64_{number}", (None, base64.b64encode(self.data).decode("ascii"))
+            # Bytes as base64 makes them: a str would be encoded back to bytes in the body.
+            return f"image_base64_{number}", (None, base64.b64encode(self.data))
         assert self.url is not None  # __post_init__ guarantees data or url
         return f"image_url_{number}", (None, self.url)
 
@@ -104,6 +107,9 @@ class FaceppClient:
 
     Credentials are passed per call so that a refreshed secret needs no new client. The session
     is created here unless one is injected; `close()` closes only a session created here.
+    With a `pacer`, every attempt waits for its turn within the caller's share of the key's QPS
+    (pacing.py), and a call refused over the QPS is retried at the pacer's next turn, not after
+    a backoff.
     """
 
     def __init__(
@@ -115,9 +121,11 @@ class FaceppClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
+        pacer: Pacer | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.retry = retry
+        self.pacer = pacer
         self._owns_session = session is None
         self._session = requests.Session() if session is None else session
         self._clock = clock
@@ -160,12 +168,15 @@ class FaceppClient:
             )
 
         def attempt_once() -> Reconstruction:
+            self._wait_for_turn(deadline)
             response = self._send(request, deadline)
             try:
                 return _interpret(
                     response, views, texture=texture, mtl=mtl, sent=size, credentials=credentials
                 )
-            except Face3DError:
+            except Face3DError as err:
+                if self.pacer is not None and err.code == CONCURRENCY_LIMIT_EXCEEDED:
+                    self.pacer.refused()
                 raise
             except Exception as exc:
                 # The boundary where answers are read: whatever a malformed answer makes the
@@ -245,7 +256,10 @@ class FaceppClient:
             return None
         if isinstance(err, UnreachableError) and not self.retry.retry_unreachable:
             return None
-        delay = self._jitter(0.0, self.retry.backoff_ceiling(attempt))
+        ceiling = self.retry.backoff_ceiling(attempt)
+        if self.pacer is not None and err.code == CONCURRENCY_LIMIT_EXCEEDED:
+            ceiling = 0.0  # the pacer picks the retry's turn
+        delay = self._jitter(0.0, ceiling)
         if deadline is not None and self._clock() + delay + self.retry.min_attempt_time > deadline:
             return None
         return delay
@@ -266,6 +280,18 @@ class FaceppClient:
             elapsed,
             outcome,
         )
+
+    def _wait_for_turn(self, deadline: float | None) -> None:
+        if self.pacer is None:
+            return
+        within = (
+            None if deadline is None else deadline - self.retry.min_attempt_time - self._clock()
+        )
+        if not self.pacer.wait(within):
+            raise TransientError(
+                TIMEOUT,
+                "no turn within this caller's share of the QPS before the deadline; not sent",
+            )
 
     def _send(self, request: requests.PreparedRequest, deadline: float | None) -> requests.Response:
         # send() skips the environment merge that Session.request does; do it here so that

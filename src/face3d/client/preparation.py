@@ -9,15 +9,29 @@ made acceptable are refused with the API's own error codes, naming the view, bef
 from __future__ import annotations
 
 import io
-import posixpath
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
-from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps
+from PIL import ExifTags, Image, ImageFile
 
+from face3d.client.colour import to_plain_srgb
+from face3d.client.ladder import (
+    LADDER,
+    Budget,
+    Estimate,
+    Step,
+    base64_length,
+    best_step,
+    predicted_bytes,
+)
+from face3d.client.photo_formats import (
+    DECODE_ERRORS,
+    expected_formats,
+    open_as,
+    unreadable,
+)
+from face3d.client.scaling import Pixels, Sample
 from face3d.contract import (
     MAX_IMAGE_SIDE,
     MIN_IMAGE_SIDE,
@@ -34,44 +48,29 @@ from face3d.errors import (
     error_for,
 )
 
-# Pillow's openers for the formats users may drop, by the extension a photo's name ends in (any
-# case): a file whose bytes are not what its name says is refused (DESIGN.md section 2). The JPEG
-# opener also opens MPO, the JPEG with extra frames that phones write (Pillow has no opener of
-# that name: asking for one fails). HEIF is pillow-heif's (iPhones save HEIC, which Pillow cannot
-# read); AVIF is Pillow's own. A `.heif` file may hold AV1 pictures: that is AVIF's container.
-FORMATS_BY_EXTENSION: Final = {
-    "jpg": ("JPEG",),
-    "jpeg": ("JPEG",),
-    "png": ("PNG",),
-    "webp": ("WEBP",),
-    "heic": ("HEIF",),
-    "heif": ("HEIF", "AVIF"),
-    "avif": ("AVIF",),
+# EXIF orientation -> what turns the stored pixels upright (as ImageOps.exif_transpose), in words.
+_UPRIGHTING: Final = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT, "mirrored"),
+    3: (Image.Transpose.ROTATE_180, "rotated"),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM, "mirrored"),
+    5: (Image.Transpose.TRANSPOSE, "rotated and mirrored"),
+    6: (Image.Transpose.ROTATE_270, "rotated"),
+    7: (Image.Transpose.TRANSVERSE, "rotated and mirrored"),
+    8: (Image.Transpose.ROTATE_90, "rotated"),
 }
-PHOTO_EXTENSIONS: Final = frozenset(FORMATS_BY_EXTENSION)
-# For a name without one of those extensions (a file given on the command line): any of them.
-_FORMATS: Final = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF")
-_FORMAT_NAMES: Final = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
-# What Pillow raises for data it cannot decode: truncated, corrupt or not an image at all.
-_DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError)
-# From PNG, "I" too holds 16-bit samples (older Pillow versions open 16-bit grayscale so).
-_SIXTEEN_BIT_MODES: Final = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
-# Keys under which Pillow keeps metadata it would otherwise write back out.
-_METADATA_KEYS: Final = ("exif", "icc_profile", "xmp", "XML:com.adobe.xmp", "comment")
-_ORIENTATION_VERBS: Final = {
-    2: "mirrored",
-    3: "rotated",
-    4: "mirrored",
-    5: "rotated and mirrored",
-    6: "rotated",
-    7: "rotated and mirrored",
-    8: "rotated",
-}
-_TRANSPOSING_ORIENTATIONS: Final = frozenset({5, 6, 7, 8})
-# ICC colour spaces we can convert from, and the Pillow mode their pixels must be in.
-_PROFILE_MODES: Final = {"RGB ": "RGB", "CMYK": "CMYK", "GRAY": "L"}
-# Pillow's advice: 3.0 is indistinguishable from plain LANCZOS, and much faster on big shrinks.
-_REDUCING_GAP: Final = 3.0
+_SWAPPING: Final = frozenset(
+    {
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.ROTATE_270,
+        Image.Transpose.TRANSVERSE,
+        Image.Transpose.ROTATE_90,
+    }
+)
+# A source JPEG re-encoded at quality 88 below its own size weighs about this much of its own
+# bytes per pixel (phone photos): the first guess, before anything is decoded.
+_REENCODED_SHARE: Final = 0.8
+# A first guess for other formats, whose file size says nothing of the JPEG's: a detailed photo.
+_GUESSED_BYTES_PER_PIXEL: Final = 0.3
 
 
 @dataclass(frozen=True)
@@ -148,11 +147,6 @@ class PreparationLimits:
         return replace(self, request_budget=self.request_budget * 3 // 4)
 
 
-def base64_length(n: int) -> int:
-    """Length of the base64 text (with padding) of `n` bytes."""
-    return 4 * ((n + 2) // 3)
-
-
 def prepare_images(
     sources: Sequence[SourceImage], limits: PreparationLimits = PreparationLimits()
 ) -> list[PreparedImage]:
@@ -162,8 +156,11 @@ def prepare_images(
     naming the view at fault, and ValueError when the views are not one to three distinct ones.
     """
     candidates = [_Candidate(source, limits) for source in _in_api_order(sources)]
-    step = _first_fitting_step(candidates, limits)
-    return [candidate.prepared(step) for candidate in candidates]
+    budget = Budget(limits.request_budget - limits.reserved_bytes, limits.max_file_bytes)
+    index = best_step(candidates, budget)
+    if index is None:
+        raise _does_not_fit(candidates, limits)
+    return [candidate.prepared(LADDER[index]) for candidate in candidates]
 
 
 def _in_api_order(sources: Sequence[SourceImage]) -> list[SourceImage]:
@@ -174,57 +171,9 @@ def _in_api_order(sources: Sequence[SourceImage]) -> list[SourceImage]:
     return [by_view[view] for view in in_api_order(views)]
 
 
-class _Step(NamedTuple):
-    long_side: int
-    quality: int
-
-
-# One ladder for all views of a request, from best to smallest. A face needs pixels more than it
-# needs quality 95, so resolution gives way first, down to about 1000 px; heavy blocking hurts
-# too, so quality gives way only there, and below 1000 px a smaller image at moderate quality
-# beats a blocky one. 72 is the highest quality at which 896 px still comes out smaller than
-# 1024 px at 65 on real photos: encoded sizes keep falling along the ladder.
-_LADDER: Final = (
-    *(_Step(side, 88) for side in (4096, 3584, 3072, 2560, 2048, 1792, 1536, 1280, 1024)),
-    *(_Step(1024, quality) for quality in (80, 72, 65)),
-    *(_Step(side, 72) for side in (896, 768, 640, 512, 384, 256)),
-)
-
-
-def _first_fitting_step(candidates: Sequence[_Candidate], limits: PreparationLimits) -> _Step:
-    """The best step of the ladder at which every view fits, by binary search.
-
-    Sizes fall along the ladder, so a binary search needs O(log n) encodings per view instead of
-    one per step; it only ever returns a step it has seen fit, so the guarantees hold even where
-    a photo breaks the monotony.
-    """
-
-    available = limits.request_budget - limits.reserved_bytes
-
-    def fits(step: _Step) -> bool:
-        total = 0
-        for candidate in candidates:
-            size = len(candidate.encoded(step))
-            total += base64_length(size)
-            if size > limits.max_file_bytes or total > available:
-                return False
-        return True
-
-    low, high = 0, len(_LADDER)  # steps before `low` do not fit; `high` fits, or is past the end
-    while low < high:
-        middle = (low + high) // 2
-        if fits(_LADDER[middle]):
-            high = middle
-        else:
-            low = middle + 1
-    if high == len(_LADDER):
-        raise _does_not_fit(candidates, limits)
-    return _LADDER[high]
-
-
 def _does_not_fit(candidates: Sequence[_Candidate], limits: PreparationLimits) -> Face3DError:
-    last = _LADDER[-1]
-    sizes = {candidate: len(candidate.encoded(last)) for candidate in candidates}
+    last = LADDER[-1]
+    sizes = {candidate: candidate.exact(last) for candidate in candidates}
     largest = max(candidates, key=sizes.__getitem__)
     total = sum(base64_length(size) for size in sizes.values())
     return _refusal(
@@ -241,8 +190,12 @@ class _Candidate:
     """One view on its way to the API: its source, its decoded pixels and the encodings tried.
 
     A JPEG is decoded at the coarsest DCT scale that still covers the size wanted (`draft`), so a
-    48-MP photo that ends at 2048 px is never decoded whole. Pixels for a size depend on nothing
-    but that size, so the result does not depend on the order the sizes were tried in.
+    12-MP photo that ends at 1536 px is decoded at half its size, and never whole. Each scale is
+    decoded once, and every size is made from it with one good filter (`reduce` first where the
+    shrink is large). Pixels for a size depend on nothing but that size, so the result does not
+    depend on the order the sizes were tried in. Sizes are worked out as stored: the bounds treat
+    width and height alike, so they hold once the orientation swaps them, and `draft` takes
+    stored sizes.
     """
 
     def __init__(self, source: SourceImage, limits: PreparationLimits) -> None:
@@ -252,21 +205,55 @@ class _Candidate:
         assert self._unread.format is not None  # Pillow names the format of every image it opens
         self._format = self._unread.format
         self._stored_size = self._unread.size
-        self._decoded: Image.Image | None = None
-        self._decoded_size = (0, 0)  # as stored, before orientation: what `draft` speaks in
-        self._transposed = False
+        self._bytes_per_pixel = _bytes_per_pixel_guess(
+            self._format, len(source.data), self._stored_size
+        )
+        self._scales: dict[tuple[int, int], tuple[int, int]] = {}  # target -> decoded, as stored
+        self._decoded: dict[tuple[int, int], Pixels] = {}  # by size as stored (before turning)
+        self._uprighting: Image.Transpose | None = None  # known once decoded
         self._transformations: tuple[str, ...] = ()
-        self._resized: Image.Image | None = None
+        self._resized: dict[tuple[int, int], Image.Image] = {}  # upright, by size as stored
+        self._samples: dict[tuple[tuple[int, int], tuple[int, int]], Sample | None] = {}
         self._encodings: dict[tuple[tuple[int, int], int], bytes] = {}
 
-    def encoded(self, step: _Step) -> bytes:
+    # What the search asks (ladder.SizedView).
+
+    def predicted(self, step: Step) -> float:
+        return predicted_bytes(self.pixels(step), step.quality, self._bytes_per_pixel)
+
+    def pixels(self, step: Step) -> int:
+        width, height = self._stored_target(step)
+        return width * height
+
+    def downscaled(self, step: Step) -> bool:
+        return self._stored_target(step) != self._stored_size
+
+    def estimated(self, step: Step, *, decode: bool) -> Estimate:
+        stored = self._stored_target(step)
+        if (stored, step.quality) in self._encodings:
+            return Estimate(self.exact(step))
+        decoded = self._decoded_for(stored, coarser=not decode)
+        lower_bound = decoded.size != self._decoded_size(stored)
+        # Sampled as stored: turned upright, a JPEG weighs much the same.
+        key = (stored, decoded.size)
+        if key not in self._samples:
+            self._samples[key] = decoded.sample(stored)
+        sample = self._samples[key]
+        if sample is None:  # small enough to encode whole
+            return Estimate(self.exact(step))
+        return Estimate(sample.estimate(_encode(sample.image, step.quality)), lower_bound)
+
+    def exact(self, step: Step) -> int:
+        return len(self.encoded(step))
+
+    def encoded(self, step: Step) -> bytes:
         stored = self._stored_target(step)
         key = (stored, step.quality)
         if key not in self._encodings:
             self._encodings[key] = _encode(self._pixels(stored), step.quality)
         return self._encodings[key]
 
-    def prepared(self, step: _Step) -> PreparedImage:
+    def prepared(self, step: Step) -> PreparedImage:
         jpeg = self.encoded(step)
         width, height = self._oriented(self._stored_target(step))
         upright_width, upright_height = self._oriented(self._stored_size)
@@ -291,47 +278,68 @@ class _Candidate:
             transformed=transformed,
         )
 
-    def _stored_target(self, step: _Step) -> tuple[int, int]:
-        # Sizes are worked out as stored: the bounds treat width and height alike, so they hold
-        # once the orientation swaps them, and `draft` takes stored sizes.
+    def _stored_target(self, step: Step) -> tuple[int, int]:
         long_side = min(step.long_side, self._limits.max_side)
         return _target_size(self._stored_size, long_side, self._limits.min_side)
 
     def _oriented(self, size: tuple[int, int]) -> tuple[int, int]:
-        return (size[1], size[0]) if self._transposed else size
+        return (size[1], size[0]) if self._uprighting in _SWAPPING else size
 
     def _pixels(self, stored: tuple[int, int]) -> Image.Image:
+        # Turned upright last, when there are fewest pixels to turn.
+        if stored not in self._resized:
+            pixels = self._decoded_for(stored).resized(stored)
+            if self._uprighting is not None:
+                pixels = pixels.transpose(self._uprighting)
+            self._resized[stored] = pixels
+        return self._resized[stored]
+
+    def _decoded_size(self, stored: tuple[int, int]) -> tuple[int, int]:
+        """The size (as stored) that the photo decodes at for `stored`."""
+        if stored not in self._scales:
+            self._opened(stored)
+        return self._scales[stored]
+
+    def _opened(self, stored: tuple[int, int]) -> ImageFile.ImageFile:
         # Opening reads only the header, and a JPEG drafts once, before its load: each size
         # opens the data again to learn the scale it would decode at.
         image = self._unread or _open(self.source)
         self._unread = None
-        image.draft("RGB", stored)
-        decoded = self._decoded
-        if decoded is None or image.size != self._decoded_size:
-            decoded = self._decode(image)
-        size = self._oriented(stored)
-        if decoded.size == size:
-            return decoded
-        if self._resized is None or self._resized.size != size:
-            self._resized = decoded.resize(
-                size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP
-            )
-        return self._resized
+        # YCbCr: what a JPEG holds and what it is encoded from (RGB, CMYK and gray ones stay so).
+        image.draft("YCbCr", stored)
+        self._scales[stored] = image.size
+        return image
 
-    def _decode(self, image: ImageFile.ImageFile) -> Image.Image:
+    def _decoded_for(self, stored: tuple[int, int], *, coarser: bool = False) -> Pixels:
+        """Pixels (as stored, not yet upright) decoded at the scale that `stored` needs; with
+        `coarser`, pixels already decoded at a coarser scale do too."""
+        scale = self._decoded_size(stored)
+        if scale in self._decoded:
+            return self._decoded[scale]
+        smaller = [size for size in self._decoded if size[0] < scale[0]]
+        if coarser and smaller:
+            return self._decoded[max(smaller)]
+        self._decoded[scale] = self._decode(self._opened(stored))
+        return self._decoded[scale]
+
+    def _decode(self, image: ImageFile.ImageFile) -> Pixels:
         try:
             image.load()
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise _refusal(
                 IMAGE_ERROR_UNSUPPORTED_FORMAT, self.source, f"cannot be decoded ({exc})"
             ) from exc
         transformations: list[str] = []
-        self._decoded_size = image.size
-        self._transposed = _apply_orientation(image, transformations)
-        self._decoded = _to_plain_srgb(image, transformations)
+        self._uprighting = _uprighting(image, transformations)
+        decoded = to_plain_srgb(image, transformations)
         self._transformations = tuple(transformations)
-        self._resized = None
-        return self._decoded
+        return Pixels(decoded)
+
+
+def _bytes_per_pixel_guess(image_format: str, data_bytes: int, size: tuple[int, int]) -> float:
+    if image_format not in ("JPEG", "MPO"):
+        return _GUESSED_BYTES_PER_PIXEL
+    return _REENCODED_SHARE * data_bytes / (size[0] * size[1])
 
 
 def _open(source: SourceImage) -> ImageFile.ImageFile:
@@ -339,54 +347,13 @@ def _open(source: SourceImage) -> ImageFile.ImageFile:
     # whatever `max_pixels` says: both are refusals here, and its global setting is left alone.
     formats = expected_formats(source.name)
     try:
-        return _open_as(source.data, formats)
+        return open_as(source.data, formats)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise _refusal(INVALID_IMAGE_SIZE, source, f"is a decompression bomb ({exc})") from exc
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise _refusal(
-            IMAGE_ERROR_UNSUPPORTED_FORMAT, source, _unreadable(source.data, formats)
+            IMAGE_ERROR_UNSUPPORTED_FORMAT, source, unreadable(source.data, formats)
         ) from exc
-
-
-def expected_formats(name: str) -> tuple[str, ...]:
-    """The Pillow formats a file of this name may hold: by its extension, else any we read."""
-    _stem, dot, extension = posixpath.basename(name).rpartition(".")
-    return FORMATS_BY_EXTENSION.get(extension.lower(), _FORMATS) if dot else _FORMATS
-
-
-def _open_as(data: bytes, formats: tuple[str, ...]) -> ImageFile.ImageFile:
-    if "HEIF" in formats:
-        _register_heif_opener()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        return Image.open(io.BytesIO(data), formats=formats)
-
-
-def _unreadable(data: bytes, formats: tuple[str, ...]) -> str:
-    """Why data that none of `formats` opens was refused: another format, or none at all."""
-    wanted = " or ".join(dict.fromkeys(_format_name(f) for f in formats))
-    if formats != _FORMATS:
-        try:
-            with _open_as(data, _FORMATS) as image:
-                found = image.format
-        except (*_DECODE_ERRORS, Image.DecompressionBombWarning, Image.DecompressionBombError):
-            found = None
-        if found:
-            return f"holds {_format_name(found)} data, not the {wanted} its name says"
-    return f"is not a readable {wanted} image"
-
-
-def _format_name(pillow_format: str) -> str:
-    return _FORMAT_NAMES.get(pillow_format, pillow_format)
-
-
-@cache
-def _register_heif_opener() -> None:
-    # Registered on first use: the import costs a cold start nothing until a HEIC arrives. Only
-    # the primary picture is decoded (not thumbnails, depth maps or auxiliary images).
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _open_checked(source: SourceImage, limits: PreparationLimits) -> ImageFile.ImageFile:
@@ -439,93 +406,19 @@ def _target_size(size: tuple[int, int], long_side: int, min_side: int) -> tuple[
     return round(width * scale), round(height * scale)
 
 
-def _apply_orientation(image: Image.Image, transformations: list[str]) -> bool:
-    """Makes `image` upright in place; whether that swapped its width and height."""
+def _uprighting(image: Image.Image, transformations: list[str]) -> Image.Transpose | None:
+    """What turns `image` upright as its EXIF orientation says (None: it is upright)."""
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    verb = _ORIENTATION_VERBS.get(orientation)
-    if verb is None:
+    if orientation not in _UPRIGHTING:
         # pillow-heif decodes HEIF upright (the container's own rotation, which the EXIF
         # orientation mirrors) and keeps the orientation it applied here.
         applied = image.info.get("original_orientation")
-        if applied in _ORIENTATION_VERBS:
-            transformations.append(f"{_ORIENTATION_VERBS[applied]} (EXIF orientation {applied})")
-        return False
-    ImageOps.exif_transpose(image, in_place=True)
-    transformations.append(f"{verb} (EXIF orientation {orientation})")
-    return orientation in _TRANSPOSING_ORIENTATIONS
-
-
-def _to_plain_srgb(image: Image.Image, transformations: list[str]) -> Image.Image:
-    """`image` as 8-bit sRGB on white, with no metadata left to be written out."""
-    mode, info = image.mode, dict(image.info)
-    if mode != "RGB":
-        transformations.append(f"converted {mode}->RGB")
-    if mode in _SIXTEEN_BIT_MODES:
-        # Pillow clips 16-bit values when it converts to 8 bits: scale them down instead.
-        image = image.convert("I").point(lambda value: value / 257).convert("L")
-    if image.has_transparency_data:
-        image = _on_white(image)
-        transformations.append("composited transparency on white")
-    icc_profile = info.get("icc_profile")
-    if icc_profile:
-        image = _from_profile(image, icc_profile, transformations)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    removed = [key for key in _METADATA_KEYS if info.get(key)]
-    if removed:
-        transformations.append(f"removed metadata ({', '.join(removed)})")
-    image.info.clear()
-    return image
-
-
-def _on_white(image: Image.Image) -> Image.Image:
-    rgba = image.convert("RGBA")
-    flat = Image.new("RGB", image.size, "white")
-    flat.paste(rgba, mask=rgba.getchannel("A"))
-    return flat
-
-
-def _from_profile(
-    image: Image.Image, icc_profile: bytes, transformations: list[str]
-) -> Image.Image:
-    """`image` converted to sRGB from the colour space its ICC profile describes.
-
-    Phones write Display P3: sent as is, its colours would be read as sRGB and look washed out.
-    A profile that cannot be used is ignored rather than costing the user the photo.
-    """
-    try:
-        profile = ImageCms.getOpenProfile(io.BytesIO(icc_profile))
-    except ImageCms.PyCMSError:
-        transformations.append("ignored an unreadable ICC profile")
-        return image
-    # The description is the user's text: keep it to one short line.
-    description = " ".join((profile.profile.profile_description or "unnamed").split())[:80]
-    if "srgb" in description.lower():
-        return image
-    mode = _PROFILE_MODES.get(profile.profile.xcolor_space)
-    converted = None if mode is None else _profile_to_srgb(image, profile, mode)
-    if converted is None:
-        transformations.append(f"ignored ICC profile {description} (no conversion to sRGB)")
-        return image
-    transformations.append(f"converted to sRGB from {description}")
-    return converted
-
-
-def _profile_to_srgb(
-    image: Image.Image, profile: ImageCms.ImageCmsProfile, mode: str
-) -> Image.Image | None:
-    try:
-        transform = ImageCms.buildTransform(
-            profile, _srgb_profile(), mode, "RGB", ImageCms.Intent.PERCEPTUAL
-        )
-    except ImageCms.PyCMSError:
+        if applied in _UPRIGHTING:
+            transformations.append(f"{_UPRIGHTING[applied][1]} (EXIF orientation {applied})")
         return None
-    return transform.apply(image if image.mode == mode else image.convert(mode))
-
-
-@cache
-def _srgb_profile() -> ImageCms.ImageCmsProfile:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    method, verb = _UPRIGHTING[orientation]
+    transformations.append(f"{verb} (EXIF orientation {orientation})")
+    return method
 
 
 def _encode(image: Image.Image, quality: int) -> bytes:

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from face3d.client.preparation import PHOTO_EXTENSIONS
+from face3d.client.photo_formats import PHOTO_EXTENSIONS
 from face3d.contract import View
 
 # The photos we read (jpg, jpeg, png, webp, heic, heif, avif), and the extensions of photos we

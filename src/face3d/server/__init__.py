@@ -4,8 +4,8 @@
 `serving.py` runs it on waitress. The contract is facepp-3dface-api.txt; where the document is
 silent, the docstring of the module concerned says what it decides:
 
-* `app.py`: the one path and method, the order of checks, authentication, the engine lock, the
-  answers and the access log;
+* `app.py`: the one path and method, the order of checks, authentication, the engine's turns,
+  the answers and the access log;
 * `form.py`: the 2 MiB entity limit (the plain-text 413), the form's content types, empty and
   misplaced parameters;
 * `images.py`: each slot's image (file, then base64, then URL), the JPEG and size checks,
@@ -13,7 +13,8 @@ silent, the docstring of the module concerned says what it decides:
 * `admission.py`: the QPS limit and the injected failures;
 * `results.py`: engine errors and results as the API's answer;
 * `api_error.py`: the error message (where the document keeps a space after the colon);
-* `serving.py`: waitress, with every queue bounded.
+* `serving.py`: waitress, with every queue bounded;
+* `workers.py`: engine worker processes (`--workers N`), each with its own engine.
 
 This package imports only `face3d.engine` and the shared modules (contract, errors, settings,
 geometry). Importing the package itself loads nothing; the application needs the engine extra

@@ -15,9 +15,10 @@ engine's results decide in `form.py`, `images.py` and `results.py`).
   slot 1 present (`MISSING_ARGUMENTS: image_url_1, image_file_1, image_base64_1`); then slots 1,
   2, 3 in turn (`images.py`).
 * `AUTHORIZATION_ERROR:<reason>` is never sent: every key may call this API here.
-* One engine, behind a lock (it is not thread-safe). A call that waits longer than
-  `engine_wait_timeout` for it is 403 `CONCURRENCY_LIMIT_EXCEEDED`, the code the API uses when it
-  is over capacity, so that clients back off and retry. An engine error other than the four
+* The engine runs `concurrency` calls at once: one, behind a lock, for an engine object (it is
+  not thread-safe), or one per worker process (`workers.py`). A call that waits longer than
+  `engine_wait_timeout` for its turn is 403 `CONCURRENCY_LIMIT_EXCEEDED`, the code the API uses
+  when it is over capacity, so that clients back off and retry. An engine error other than the four
   image codes, any other exception, and a malformed engine result are 500 `INTERNAL_ERROR`,
   logged (exceptions with their traceback; never with image data).
 
@@ -80,8 +81,14 @@ class ClosableEngine(ReconstructionEngine, Protocol):
     def close(self) -> None: ...
 
 
-def load_engine() -> ClosableEngine:
-    """The offline engine (loads MediaPipe once). ImportError if the engine extra is missing."""
+def load_engine(workers: int = 1) -> ClosableEngine:
+    """The offline engine (loads MediaPipe once), in this process for one worker, else in
+    `workers` processes, each with its own. ImportError if the engine extra is missing,
+    `EngineLoadError` if a worker process cannot load it."""
+    if workers > 1:
+        from face3d.server.workers import EngineWorkers
+
+        return EngineWorkers(workers)
     from face3d.engine import Engine
 
     return Engine()
@@ -102,6 +109,7 @@ class FaceApp:
         seed: int | None = None,
         fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
         engine_wait_timeout: float = DEFAULT_ENGINE_WAIT_TIMEOUT,
+        concurrency: int = 1,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -113,6 +121,7 @@ class FaceApp:
         500 INTERNAL_ERROR, drawn from a `random.Random(seed)`. `latency_ms`: added to every call.
         `fetch_timeout`: seconds for each image URL (connect, each read and in total).
         `engine_wait_timeout`: seconds a call may wait for the engine before it is refused.
+        `concurrency`: calls the engine takes at once (its worker processes; an engine object: 1).
         """
         if (api_key is None) != (api_secret is None):
             raise ValueError("give both api_key and api_secret, or neither")
@@ -123,8 +132,11 @@ class FaceApp:
             raise ValueError("latency_ms must not be negative")
         if fetch_timeout <= 0 or engine_wait_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self._engine = engine
-        self._engine_lock = threading.Lock()
+        self._engine_turns = threading.BoundedSemaphore(concurrency)
+        self.concurrency = concurrency
         self._credentials = None if api_key is None or api_secret is None else (api_key, api_secret)
         self._limiter = None if qps is None else SlidingWindowLimiter(qps, clock=clock)
         self.latency_ms = latency_ms
@@ -236,7 +248,7 @@ class FaceApp:
     def _reconstruct(
         self, images: dict[int, bytes], params: Mapping[int, str], *, texture: bool, mtl: bool
     ) -> EngineOutput:
-        if not self._engine_lock.acquire(timeout=self.engine_wait_timeout):
+        if not self._engine_turns.acquire(timeout=self.engine_wait_timeout):
             logger.warning("engine busy for over %.0f s: refusing a call", self.engine_wait_timeout)
             raise ApiError(403, CONCURRENCY_LIMIT_EXCEEDED)
         try:
@@ -244,7 +256,7 @@ class FaceApp:
         except EngineError as exc:
             raise engine_error(exc, params) from exc
         finally:
-            self._engine_lock.release()
+            self._engine_turns.release()
 
     def _log_access(
         self,

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import os
 import random
 import re
 import threading
@@ -747,6 +748,33 @@ def test_a_call_that_waits_too_long_for_the_busy_engine_is_refused() -> None:
     assert len(engine.calls) == 1
 
 
+def test_the_engine_runs_as_many_calls_at_once_as_its_workers() -> None:
+    gate = threading.Event()
+    engine = FakeEngine(gate=gate)
+    app = server.FaceApp(engine, engine_wait_timeout=0.2, concurrency=2)
+    answers: list[TestResponse] = []
+
+    def call() -> None:
+        answers.append(post(Client(app), {"image_file_1": file_part(photos.astronaut_jpeg())}))
+
+    running = [threading.Thread(target=call) for _ in range(2)]
+    for thread in running:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(engine.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        third = post(Client(app), {"image_file_1": file_part(photos.astronaut_jpeg())})
+    finally:
+        gate.set()
+        for thread in running:
+            thread.join(10)
+
+    assert engine.max_overlap == 2
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert error_of(third) == (403, "CONCURRENCY_LIMIT_EXCEEDED")
+
+
 # Authentication, QPS, failures, latency -----------------------------------------------------------
 
 
@@ -1010,6 +1038,11 @@ class ServeRecorder:
     engine: FakeEngine = field(default_factory=FakeEngine)
     kwargs: dict[str, Any] = field(default_factory=dict)
     app: Any = None
+    workers: int | None = None
+
+    def load_engine(self, workers: int = 1) -> FakeEngine:
+        self.workers = workers
+        return self.engine
 
 
 @pytest.fixture
@@ -1022,7 +1055,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> ServeRecorder:
         recorder.kwargs = kwargs
         kwargs["on_ready"](kwargs["host"], 43210 if kwargs["port"] == 0 else kwargs["port"])
 
-    monkeypatch.setattr(server, "load_engine", lambda: recorder.engine)
+    monkeypatch.setattr(server, "load_engine", recorder.load_engine)
     monkeypatch.setattr(serving, "serve", fake_serve)
     return recorder
 
@@ -1049,6 +1082,8 @@ def test_cli_serve_prints_one_line_and_wires_the_options(
             "40",
             "--threads",
             "6",
+            "--workers",
+            "3",
         ]
     )
 
@@ -1057,6 +1092,9 @@ def test_cli_serve_prints_one_line_and_wires_the_options(
     assert out.count("\n") == 1
     assert f"http://127.0.0.1:43210{API}" in out
     assert "6 threads" in out
+    assert "3 engine workers" in out
+    assert served.workers == 3
+    assert served.app.concurrency == 3
     assert "api key required" in out
     assert "qps 5" in out
     assert SECRET not in out
@@ -1068,10 +1106,13 @@ def test_cli_serve_prints_one_line_and_wires_the_options(
 
 
 def test_cli_serve_defaults(served: ServeRecorder, capsys: pytest.CaptureFixture[str]) -> None:
+    cores = len(os.sched_getaffinity(0))
     assert main(["serve"]) == 0
     assert f"http://127.0.0.1:8765{API}" in capsys.readouterr().out
     assert served.kwargs["port"] == 8765
-    assert served.kwargs["threads"] == 4
+    # One engine worker per core, and threads enough to keep them all busy.
+    assert served.workers == served.app.concurrency == cores
+    assert served.kwargs["threads"] == max(4, cores + 2)
     assert (served.app.qps, served.app.fail_rate, served.app.auth_required) == (None, 0.0, False)
 
 
@@ -1088,6 +1129,7 @@ def test_cli_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
         "--fail-rate",
         "--latency-ms",
         "--threads",
+        "--workers",
         "--seed",
     ):
         assert flag in out
@@ -1103,6 +1145,8 @@ def test_cli_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["--qps", "0"],
         ["--threads", "0"],
         ["--threads", "65"],
+        ["--workers", "0"],
+        ["--workers", "65"],
         ["--port", "70000"],
         ["--latency-ms", "-5"],
     ],
@@ -1116,7 +1160,7 @@ def test_cli_serve_usage_errors(served: ServeRecorder, argv: list[str]) -> None:
 def test_cli_serve_without_the_engine_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def missing() -> Any:
+    def missing(workers: int = 1) -> Any:
         raise ModuleNotFoundError("No module named 'mediapipe'")
 
     monkeypatch.setattr(server, "load_engine", missing)

@@ -1,0 +1,74 @@
+"""`face3d serve --workers N`: engine worker processes, each with its own engine."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from face3d.engine import EngineError
+from face3d.errors import NO_FACE_FOUND
+from face3d.server.workers import EngineWorkers, WorkerDied, default_worker_count
+from tests import photos
+
+pytestmark = pytest.mark.engine
+pytest.importorskip("mediapipe", reason="engine workers load the engine extra")
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[EngineWorkers]:
+    pool = EngineWorkers(2)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def test_workers_give_the_bytes_one_engine_gives(workers: EngineWorkers) -> None:
+    from face3d.engine import Engine
+
+    images = {1: photos.astronaut_jpeg()}
+    with Engine() as engine:
+        expected = engine.reconstruct(images, texture=True, mtl=True)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(lambda _: workers.reconstruct(images, texture=True, mtl=True), range(4))
+        )
+
+    assert results == [expected] * 4
+
+
+def test_a_refusal_keeps_its_code_and_slot(workers: EngineWorkers) -> None:
+    skimage_data = pytest.importorskip("skimage.data")
+    coffee = photos.encode(photos.Image.fromarray(skimage_data.coffee()), quality=90)
+
+    with pytest.raises(EngineError) as caught:
+        workers.reconstruct({1: photos.astronaut_jpeg(), 2: coffee}, texture=False, mtl=False)
+
+    assert (caught.value.code, caught.value.slot) == (NO_FACE_FOUND, 2)
+
+
+def test_a_worker_that_dies_fails_its_call_and_is_replaced() -> None:
+    pool = EngineWorkers(1)
+    try:
+        [worker] = pool._workers
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+
+        with pytest.raises(WorkerDied):
+            pool.reconstruct({1: photos.astronaut_jpeg()}, texture=False, mtl=False)
+        result = pool.reconstruct({1: photos.astronaut_jpeg()}, texture=False, mtl=False)
+
+        assert result.obj.startswith(b"v ") or b"\nv " in result.obj
+        assert pool._workers[0].pid != worker.pid
+    finally:
+        pool.close()
+    assert all(not w._process.is_alive() for w in pool._workers)
+
+
+def test_one_worker_per_core_by_default() -> None:
+    assert default_worker_count() == len(os.sched_getaffinity(0))
