@@ -37,6 +37,7 @@ from face3d.errors import (
     TransientError,
 )
 from tests.fakes import error_payload, success_payload
+from tests.unit.client.clocks import FakeTime, RecordingJitter
 
 ENDPOINT = "https://facepp.test/facepp/v1/3dface"
 API_KEY = "key-public-123"
@@ -50,34 +51,6 @@ MAX_ATTEMPTS = 3
 FRONT = b"\xff\xd8front\r\n--\r\n\x00\x01" + bytes(range(256)) * 8 + b"\xff\xd9"
 LEFT = b"\xff\xd8left\n\r\x00" + bytes(range(255, -1, -1)) * 8 + b"\xff\xd9"
 RIGHT = b"\xff\xd8right--\r\n\r\n" + bytes(range(0, 256, 3)) * 8 + b"\xff\xd9"
-
-
-class FakeTime:
-    """A clock that only moves when slept on (or when a test moves it)."""
-
-    def __init__(self, overrun: float = 0.0) -> None:
-        self.now = 1000.0
-        self.overrun = overrun
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds + self.overrun
-
-
-class RecordingJitter:
-    """Returns `fraction` of the upper bound, and records every (low, high) asked for."""
-
-    def __init__(self, fraction: float = 0.5) -> None:
-        self.fraction = fraction
-        self.bounds: list[tuple[float, float]] = []
-
-    def __call__(self, low: float, high: float) -> float:
-        self.bounds.append((low, high))
-        return high * self.fraction
 
 
 class SpySession(requests.Session):

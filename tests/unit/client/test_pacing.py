@@ -14,7 +14,7 @@ from face3d.client.retries import RetryPolicy
 from face3d.contract import View
 from face3d.errors import CONCURRENCY_LIMIT_EXCEEDED, TIMEOUT, Face3DError
 from tests.fakes import error_payload, success_payload
-from tests.unit.client.test_http import FakeTime, RecordingJitter
+from tests.unit.client.clocks import FakeTime, RecordingJitter
 
 ENDPOINT = "https://facepp.test/facepp/v1/3dface"
 CREDENTIALS = Credentials("key", "secret-never-logged")

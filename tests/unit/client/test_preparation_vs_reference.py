@@ -13,7 +13,7 @@ from face3d.contract import View
 from face3d.samples import phone_view_jpegs
 from tests import photos
 from tests.preparation_reference import Outcome, reference_preparation
-from tests.unit.client.test_preparation import SAME_PHOTO, assert_acceptable, difference
+from tests.unit.client.prepared import SAME_PHOTO, assert_acceptable, difference
 
 
 def upright_thumbnail(photo: bytes) -> Image.Image:
