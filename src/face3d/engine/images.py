@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from face3d.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from face3d.engine.result import EngineError
@@ -45,8 +45,12 @@ def decode_rgb(data: bytes, slot: int) -> npt.NDArray[np.uint8]:
         )
     try:
         image.load()
-        upright = ImageOps.exif_transpose(image)
-        rgb = _to_rgb(upright)
+        # exif_transpose and convert each copy the pixels even when there is nothing to do.
+        upright: Image.Image = image
+        if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            upright = ImageOps.exif_transpose(image)
+        plain = upright.mode == "RGB" and "transparency" not in upright.info
+        rgb = upright if plain else _to_rgb(upright)
     except _DECODE_ERRORS as error:
         raise EngineError(
             IMAGE_ERROR_UNSUPPORTED_FORMAT, slot, "cannot decode the image"
