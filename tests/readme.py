@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.MULTILINE | re.DOTALL)
-_INLINE = re.compile(r"`([^`\n]+)`")
+_INLINE = re.compile(r"`([^`]+)`")
 _FACE3D = re.compile(r"(?:^|[\s/`(])face3d[ \t]+([a-z][a-z-]*)(.*)$", re.MULTILINE)
 _MAKE = re.compile(r"(?:^|[\s`(;&|])make[ \t]+([a-z][\w-]*)", re.MULTILINE)
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*|-[a-z])\b")
@@ -65,9 +65,9 @@ def blocks(readme: str | None = None) -> list[Block]:
 
 
 def inline_code(readme: str | None = None) -> list[str]:
-    """Every `inline code` span outside the fenced blocks."""
+    """Every `inline code` span outside the fenced blocks (a span may wrap onto the next line)."""
     source = text() if readme is None else readme
-    return _INLINE.findall(_FENCE.sub("", source))
+    return [" ".join(span.split()) for span in _INLINE.findall(_FENCE.sub("", source))]
 
 
 def shell_commands(readme: str | None = None) -> list[ShellCommand]:
