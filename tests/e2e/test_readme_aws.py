@@ -14,9 +14,10 @@ only make sense against real AWS are skipped, each with its reason in `SKIPPED`;
 command in neither table fails the test, so a new one is noticed.
 
 The AWS CLI is installed once into ~/.cache/face3d-awscli (a venv and `pip install awscli`:
-about 10 s the first time) and reused; where it cannot be installed, or `jq` (which the README
+about 7 s the first time) and reused; where it cannot be installed, or `jq` (which the README
 reads result.json with) is missing, the test is skipped saying why. The run itself takes about
-30 s: 20 CLI calls of about half a second, and `aws s3api wait`, which polls every 5 s.
+10 s on a two-core machine (plus the engine server's start, shared with the other e2e tests):
+20 CLI calls of a few tenths of a second each, and `aws s3api wait`, which asks every 5 s.
 """
 
 from __future__ import annotations
@@ -200,23 +201,30 @@ def aws_cli() -> Path:
     """The AWS CLI in its own cached venv, installed on first use."""
     aws = AWS_CLI / "bin" / "aws"
     if not _answers(aws):
-        venv = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "venv", "--clear", str(AWS_CLI)], capture_output=True, text=True
-        )
-        install = venv.returncode == 0 and subprocess.run(  # noqa: S603
-            [str(AWS_CLI / "bin" / "python"), "-m", "pip", "install", "--quiet", "awscli"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if not install or install.returncode != 0 or not _answers(aws):
-            reason = (install.stderr if install else venv.stderr).strip().splitlines()[-3:]
-            print(f"the AWS CLI could not be installed into {AWS_CLI}: {reason}")
-            pytest.skip(f"the AWS CLI cannot be installed here: {reason}")
+        problem = _install_aws_cli()
+        if problem is not None or not _answers(aws):
+            print(f"the AWS CLI could not be installed into {AWS_CLI}: {problem}")
+            pytest.skip(f"the AWS CLI cannot be installed here: {problem}")
     if shutil.which("jq") is None:
         print("jq is not installed (Debian: apt-get install jq); README reads result.json with it")
         pytest.skip("jq is not installed (Debian: apt-get install jq)")
     return aws.parent
+
+
+def _install_aws_cli() -> str | None:
+    """What went wrong installing the AWS CLI into AWS_CLI, or None."""
+    steps = (
+        [sys.executable, "-m", "venv", "--clear", str(AWS_CLI)],
+        [str(AWS_CLI / "bin" / "python"), "-m", "pip", "install", "--quiet", "awscli"],
+    )
+    for step in steps:
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=600)  # noqa: S603
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{' '.join(step[-2:])}: {exc}"
+        if done.returncode != 0:
+            return f"{' '.join(step[-2:])}: " + " ".join(done.stderr.strip().splitlines()[-3:])
+    return None
 
 
 def _answers(aws: Path) -> bool:
@@ -228,7 +236,7 @@ def _answers(aws: Path) -> bool:
 
 
 @dataclass
-class LocalStack:
+class LocalAws:
     """The stack's resources on moto's server, and the clients the test checks them with."""
 
     endpoint: str
@@ -242,7 +250,7 @@ class LocalStack:
 
 
 @pytest.fixture
-def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
     from moto.server import ThreadedMotoServer
 
     werkzeug = logging.getLogger("werkzeug")
@@ -287,7 +295,7 @@ def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
                 ]
             },
         )
-        yield LocalStack(
+        yield LocalAws(
             endpoint,
             s3,
             sqs,
@@ -387,7 +395,7 @@ class Pump:
 
 
 @pytest.fixture
-def pump(local_aws: LocalStack, engine_server: EngineServer) -> Iterator[Pump]:
+def pump(local_aws: LocalAws, engine_server: EngineServer) -> Iterator[Pump]:
     settings = FunctionSettings.from_environ(
         {
             "FACEPP_SECRET_ID": SECRET_ID,
@@ -412,7 +420,7 @@ def pump(local_aws: LocalStack, engine_server: EngineServer) -> Iterator[Pump]:
 
 
 @pytest.fixture
-def shell(aws_cli: Path, local_aws: LocalStack, tmp_path: Path) -> Shell:
+def shell(aws_cli: Path, local_aws: LocalAws, tmp_path: Path) -> Shell:
     work = tmp_path / "work"
     (work / "docs" / "examples").mkdir(parents=True)
     shutil.copy(readme.ROOT / "docs" / "examples" / "result-rule.json", work / "docs" / "examples")
@@ -422,7 +430,9 @@ def shell(aws_cli: Path, local_aws: LocalStack, tmp_path: Path) -> Shell:
     (work / "coffee.jpg").write_bytes(coffee_jpeg())
     (work / "hopper.jpg").write_bytes(photos.grace_hopper_jpeg())
     env = {
-        "PATH": os.pathsep.join([str(aws_cli), str(Path(sys.executable).parent), os.defpath]),
+        "PATH": os.pathsep.join(
+            [str(aws_cli), str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]
+        ),
         "HOME": str(tmp_path),  # no ~/.aws of the machine's
         "AWS_ENDPOINT_URL": local_aws.endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -458,7 +468,7 @@ BLOCKS = {
 
 
 def test_the_readme_aws_commands_against_local_aws(
-    shell: Shell, local_aws: LocalStack, pump: Pump
+    shell: Shell, local_aws: LocalAws, pump: Pump
 ) -> None:
     blocks = readme_blocks()
     named = [block_name(block) for block in blocks]
@@ -480,12 +490,12 @@ def block_name(block: list[readme.ShellCommand]) -> str:
     return name
 
 
-def after_secret(shell: Shell, aws: LocalStack, ran: Ran) -> None:
+def after_secret(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     secret = aws.secrets.get_secret_value(SecretId=SECRET_ID)["SecretString"]
     assert json.loads(secret) == {"api_key": API_KEY, "api_secret": API_SECRET}
 
 
-def after_use(shell: Shell, aws: LocalStack, ran: Ran) -> None:
+def after_use(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     result = json.loads((shell.cwd / "result.json").read_text())
     assert result["subject"] == "grace"
     assert result["views"] == ["front", "left"]
@@ -501,7 +511,7 @@ def after_use(shell: Shell, aws: LocalStack, ran: Ran) -> None:
     assert ada["views"] == ["front"]
 
 
-def after_events(shell: Shell, aws: LocalStack, ran: Ran) -> None:
+def after_events(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     # Two more subjects, now that the rule is there: one model, one photo without a face.
     shell.run('aws s3 cp hopper.jpg "s3://$BUCKET/incoming/hopper.jpg"')
     shell.run('aws s3 cp coffee.jpg "s3://$BUCKET/incoming/coffee.jpg"')
@@ -520,7 +530,7 @@ def after_events(shell: Shell, aws: LocalStack, ran: Ran) -> None:
     }
 
 
-def before_backfill(shell: Shell, aws: LocalStack, pump: Pump) -> None:
+def before_backfill(shell: Shell, aws: LocalAws, pump: Pump) -> None:
     """An outage: a photo whose notification never reaches the function."""
     pump.pause()
     aws.s3.put_object(Bucket=BUCKET, Key="incoming/dorothy.jpg", Body=photos.astronaut_jpeg())
@@ -534,7 +544,7 @@ def before_backfill(shell: Shell, aws: LocalStack, pump: Pump) -> None:
     pump.resume()
 
 
-def after_backfill(shell: Shell, aws: LocalStack, ran: Ran) -> None:
+def after_backfill(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     manifest = (shell.cwd / "backfill.csv").read_text()
     assert manifest == f"{BUCKET},incoming/dorothy.jpg\n"
     stored = aws.s3.get_object(Bucket=BUCKET, Key="backfill/manifest.csv")
@@ -542,7 +552,7 @@ def after_backfill(shell: Shell, aws: LocalStack, ran: Ran) -> None:
     assert ran.variables["ETAG"] == stored["ETag"]  # quoted, as create-job's --manifest takes it
 
 
-def after_failures(shell: Shell, aws: LocalStack, ran: Ran) -> None:
+def after_failures(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     (printed,) = [out for out in ran.out if out]
     (message,) = json.loads(printed)["Messages"]
     body = json.loads(message["Body"])
@@ -565,13 +575,13 @@ AFTER = {
 }
 
 
-def wait_for(aws: LocalStack, key: str) -> None:
+def wait_for(aws: LocalAws, key: str) -> None:
     aws.s3.get_waiter("object_exists").wait(
         Bucket=BUCKET, Key=key, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
     )
 
 
-def consumer_events(aws: LocalStack, subjects: set[str]) -> list[dict[str, Any]]:
+def consumer_events(aws: LocalAws, subjects: set[str]) -> list[dict[str, Any]]:
     """The events the rule delivered to the consumer for `subjects`, once each."""
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 60
