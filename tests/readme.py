@@ -106,6 +106,34 @@ def _code_texts(readme: str | None = None) -> list[str]:
     return [block.code for block in blocks(readme)] + inline_code(readme)
 
 
+def example_output(command: str, readme: str | None = None) -> list[str]:
+    """What the README shows `command` printing: the comment after it on its line, then the
+    comment lines below it (`# ...`), in an sh block."""
+    for block in blocks(readme):
+        lines = block.code.splitlines()
+        for number, line in enumerate(lines):
+            code, _, comment = line.partition(" #")
+            if block.language != "sh" or code.strip() != command:
+                continue
+            shown = [comment.strip()] if comment.strip() else []
+            for below in lines[number + 1 :]:
+                if not below.startswith("#"):
+                    break
+                shown.append(below[1:].removeprefix(" "))
+            return shown
+    raise LookupError(f"README shows no {command!r} in an sh block")
+
+
+def matches(shown: str, printed: str) -> bool:
+    """Whether a line the README shows stands for `printed`: `...` and `<placeholder>` in it
+    stand for anything (` ...` at the end of a line, for anything or nothing)."""
+    pattern = (
+        re.escape(shown).replace(re.escape(" ..."), "(?: .*)?").replace(re.escape("..."), ".*")
+    )
+    pattern = re.sub(r"<[^>]*>", ".+", pattern)  # re.escape leaves < and > as they are
+    return re.fullmatch(pattern, printed) is not None
+
+
 def face3d_commands(readme: str | None = None) -> dict[str, set[str]]:
     """Each `face3d` command shown in code, with the options shown with it."""
     found: dict[str, set[str]] = {}

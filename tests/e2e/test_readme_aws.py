@@ -11,7 +11,10 @@ The README's sh blocks are taken in order; each block holding an `aws` command t
 here runs whole in bash (its `echo` and `face3d` lines too), with the variables the README reads
 from the deployed stack (`$BUCKET`, `$DLQ_URL`, ...) set to the local resources. Commands that
 only make sense against real AWS are skipped, each with its reason in `SKIPPED`; an `aws`
-command in neither table fails the test, so a new one is noticed.
+command in neither table fails the test, so a new one is noticed. On the way, the operator's
+commands run against the same bucket and queue: `face3d status coffee` and
+`face3d backfill --dry-run` print what the README shows them printing, and
+`face3d redrive --dry-run` leaves the message visible for the README's `aws sqs receive-message`.
 
 The AWS CLI is installed once into ~/.cache/face3d-awscli (a venv and `pip install awscli`:
 about 7 s the first time) and reused; where it cannot be installed, or `jq` (which the README
@@ -56,6 +59,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarni
 # replace AWS_ENDPOINT_URL with the region's legacy queue.amazonaws.com name, and miss moto.
 REGION = "eu-central-2"
 STACK = "face3d-pipeline"
+README_BUCKET = f"{STACK}-123456789012-us-east-1"  # in the README's examples of output
 BUCKET = f"{STACK}-123456789012-{REGION}"
 SECRET_ID = "face3d/facepp"
 AWS_CLI = Path.home() / ".cache" / "face3d-awscli"
@@ -533,7 +537,8 @@ def after_events(shell: Shell, aws: LocalAws, ran: Ran) -> None:
 def before_backfill(shell: Shell, aws: LocalAws, pump: Pump) -> None:
     """An outage: a photo whose notification never reaches the function."""
     pump.pause()
-    aws.s3.put_object(Bucket=BUCKET, Key="incoming/dorothy.jpg", Body=photos.astronaut_jpeg())
+    aws.s3.put_object(Bucket=BUCKET, Key="incoming/dorothy/front.jpg", Body=photos.astronaut_jpeg())
+    aws.s3.put_object(Bucket=BUCKET, Key="incoming/dorothy/manifest.json", Body=b"{}")
     while messages := aws.sqs.receive_message(
         QueueUrl=aws.upload_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
     ).get("Messages", []):
@@ -542,11 +547,12 @@ def before_backfill(shell: Shell, aws: LocalAws, pump: Pump) -> None:
                 QueueUrl=aws.upload_queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
     pump.resume()
+    shows_as_readme_says(shell, "face3d backfill --dry-run")
 
 
 def after_backfill(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     manifest = (shell.cwd / "backfill.csv").read_text()
-    assert manifest == f"{BUCKET},incoming/dorothy.jpg\n"
+    assert manifest == f"{BUCKET},incoming/dorothy/manifest.json\n"
     stored = aws.s3.get_object(Bucket=BUCKET, Key="backfill/manifest.csv")
     assert stored["Body"].read().decode() == manifest
     assert ran.variables["ETAG"] == stored["ETag"]  # quoted, as create-job's --manifest takes it
@@ -565,7 +571,17 @@ def after_failures(shell: Shell, aws: LocalAws, ran: Ran) -> None:
     assert attributes["retryable"]["StringValue"] == "false"
 
 
-BEFORE = {"aws s3api head-object": before_backfill}
+def before_failures(shell: Shell, aws: LocalAws, pump: Pump) -> None:
+    """`face3d redrive --dry-run` reads the queue and changes nothing: the message it read is
+    visible again at once, for the README's `aws sqs receive-message` right after."""
+    shows_as_readme_says(shell, "face3d status coffee")
+    printed = shell.run("face3d redrive --dry-run")
+    assert printed.splitlines()[-1] == (
+        "redrive: would replay 0 message(s); left 1 not retryable and 0 unrecognised on the queue"
+    )
+
+
+BEFORE = {"aws s3api head-object": before_backfill, "aws sqs receive-message": before_failures}
 AFTER = {
     "aws secretsmanager create-secret": after_secret,
     "aws s3api wait": after_use,
@@ -573,6 +589,19 @@ AFTER = {
     "aws s3api head-object": after_backfill,
     "aws sqs receive-message": after_failures,
 }
+
+
+def shows_as_readme_says(shell: Shell, command: str) -> None:
+    """`command` prints what the README shows it printing, line by line, in order (the README's
+    example bucket is the local one here)."""
+    everything = shell.run(command)
+    printed = everything.splitlines()
+    for shown in readme.example_output(command):
+        shown = shown.replace(README_BUCKET, BUCKET)
+        while printed and not readme.matches(shown, printed[0]):
+            printed.pop(0)
+        assert printed, f"{command} printed no line like the README's {shown!r}: {everything}"
+        printed.pop(0)
 
 
 def wait_for(aws: LocalAws, key: str) -> None:

@@ -28,10 +28,12 @@ COMMANDS = {
     "status": [
         "tests/integration/test_operations.py::test_status_counts_the_sets_in_every_state",
         "tests/integration/test_operations.py::test_status_of_a_failed_subject_says_what_to_do",
+        "tests/e2e/test_readme_aws.py::test_the_readme_aws_commands_against_local_aws",
     ],
     "redrive": [
         "tests/integration/test_operations.py::test_redrive_replays_parked_sets_and_leaves_the_rest_visible",
         "tests/integration/test_operations.py::test_redrive_include_permanent_tries_a_failed_set_again",
+        "tests/e2e/test_readme_aws.py::test_the_readme_aws_commands_against_local_aws",
     ],
     "backfill": [
         "tests/integration/test_operations.py::test_backfill_triggers_the_pending_set_once_however_often_it_runs",
