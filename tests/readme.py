@@ -64,6 +64,12 @@ def blocks(readme: str | None = None) -> list[Block]:
     ]
 
 
+def headings(level: int, readme: str | None = None) -> list[str]:
+    """The headings of `level` (2 for `##`), outside the fenced blocks, in order."""
+    source = text() if readme is None else readme
+    return re.findall(rf"^{'#' * level} (.+)$", _FENCE.sub("", source), re.MULTILINE)
+
+
 def inline_code(readme: str | None = None) -> list[str]:
     """Every `inline code` span outside the fenced blocks (a span may wrap onto the next line)."""
     source = text() if readme is None else readme

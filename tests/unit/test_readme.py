@@ -134,3 +134,19 @@ def test_the_troubleshooting_table_lists_every_error_code_with_what_to_do() -> N
             assert kind.startswith(error.kind.value), code
         assert cause, code
         assert what_to_do == errors.remedy(error.code, error.retryable), code
+
+
+def test_the_sections_come_in_the_order_a_new_team_needs_them() -> None:
+    assert readme.headings(2) == [
+        "Two commands",
+        "Architecture",
+        "Deploy it",
+        "Use it",
+        "Operate it",
+        "Troubleshooting",
+        "Limits and costs",
+        "Face++ or our own engine",
+        "Reference",
+    ]
+    assert "](docs/preview-astronaut.jpg)" in readme.text().split("## Two commands")[0]
+    assert "](docs/turned-face.jpg)" in readme.text()
