@@ -237,7 +237,10 @@ def parse_error_message(error_message: str) -> tuple[str, str | None]:
     return code.strip(), (detail if sep and detail else None)
 
 
-# What an operator or a user does about a failure (`face3d status`); by kind when not by code.
+# What an operator or a user does about a failure (`face3d status`, and README's troubleshooting
+# table, which a test keeps equal to this); by kind for a code an endpoint made up.
+_REDRIVE = "then `face3d redrive`"
+_CHECK_ENDPOINT = "check that the Endpoint parameter names a 3dface API"
 REMEDIES = {
     NO_FACE_FOUND: "upload a photo in which the face is clearly visible (front view first)",
     MULTIPLE_FACE_FOUND: "upload a photo of one person only, or crop it to one face",
@@ -245,14 +248,32 @@ REMEDIES = {
     IMAGE_ERROR_UNSUPPORTED_FORMAT: "upload a JPEG, PNG, WebP or HEIC photo that opens in a viewer",
     IMAGE_FILE_TOO_LARGE: "upload a smaller file (the function's MAX_DOWNLOAD_BYTES)",
     REQUEST_ENTITY_TOO_LARGE: "upload smaller photos (fewer pixels)",
+    INVALID_IMAGE_URL: "send the image itself, or a URL that serves an image",
+    IMAGE_DOWNLOAD_TIMEOUT: "send the image itself, or a URL that answers sooner",
     INVALID_MANIFEST: "fix manifest.json and upload it again",
     MISSING_VIEW: "upload the missing view, then manifest.json again (it closes the set)",
-    AUTHENTICATION_ERROR: "store the right api_key and api_secret in the secret, then redrive",
-    AUTHORIZATION_ERROR: "have the API key allowed to call 3dface, then redrive",
-    API_NOT_FOUND: "set the Endpoint parameter to a 3dface URL, then redrive",
+    MISSING_ARGUMENTS: f"{_CHECK_ENDPOINT}, then `face3d redrive --include-permanent`",
+    BAD_ARGUMENTS: f"{_CHECK_ENDPOINT}, then `face3d redrive --include-permanent`",
+    COEXISTENCE_ARGUMENTS: f"{_CHECK_ENDPOINT}, then `face3d redrive --include-permanent`",
+    HTTP_ERROR: f"{_CHECK_ENDPOINT} and answers, {_REDRIVE} (`--include-permanent` for a 4xx)",
+    API_NOT_FOUND: f"set the Endpoint parameter to a 3dface URL, {_REDRIVE}",
+    BAD_RESPONSE: f"{_CHECK_ENDPOINT} (not a proxy's page), {_REDRIVE}",
+    AUTHENTICATION_ERROR: f"store the right api_key and api_secret in the secret, {_REDRIVE}",
+    AUTHORIZATION_ERROR: f"have the API key allowed to call 3dface, {_REDRIVE}",
+    CONCURRENCY_LIMIT_EXCEEDED: f"set ApiQps to the key's QPS or lower the concurrency, {_REDRIVE}",
+    INTERNAL_ERROR: f"wait until the endpoint answers again, {_REDRIVE}",
+    TIMEOUT: f"wait until the endpoint answers in time, {_REDRIVE}",
+    CONNECTION_ERROR: f"check the Endpoint URL and that the function can reach it, {_REDRIVE}",
+    TLS_ERROR: f"fix the Endpoint's scheme (https or http) or its certificate, {_REDRIVE}",
     SECRET_NOT_FOUND: "create the secret (or fix SecretName) and allow the function to read it, "
-    "then redrive",
-    SECRET_MALFORMED: 'store {"api_key": ..., "api_secret": ...} in the secret, then redrive',
+    + _REDRIVE,
+    SECRET_MALFORMED: f'store {{"api_key": ..., "api_secret": ...}} in the secret, {_REDRIVE}',
+    SECRETS_MANAGER_ERROR: f"wait until Secrets Manager answers again, {_REDRIVE}",
+    S3_ERROR: f"allow the function's role on the bucket if access was denied, {_REDRIVE}",
+    SQS_ERROR: "check that the queue (DLQ_URL) exists and the role may use it, then run again",
+    LAMBDA_ERROR: "check FUNCTION_NAME and your lambda:InvokeFunction permission, then run again",
+    INVALID_CONFIGURATION: "fix the variable, option or installation the message names",
+    INVALID_INPUT: "pass a file or folder that exists and is what the command expects",
 }
 _REMEDY_BY_KIND = {
     Kind.PERMANENT: "fix the input and upload it again (for a folder set, manifest.json last)",
