@@ -102,6 +102,37 @@ def test_the_real_engine_finds_no_face_in_a_coffee_cup(engine_server: EngineServ
     assert caught.value.http_status == 400
 
 
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    ("field", "data", "answer"),
+    [
+        (
+            "image_base64_1",
+            photos.truncated_jpeg(),
+            "IMAGE_ERROR_UNSUPPORTED_FORMAT:image_base64_1",
+        ),
+        ("image_file_2", photos.truncated_jpeg(), "IMAGE_ERROR_UNSUPPORTED_FORMAT:image_file_2"),
+        ("image_file_2", photos.tiny_jpeg(), "INVALID_IMAGE_SIZE:image_file_2"),
+    ],
+    ids=["truncated-front", "truncated-side", "tiny-side"],
+)
+def test_the_real_engine_refuses_a_damaged_photo_as_the_api_does(
+    engine_server: EngineServer, field: str, data: bytes, answer: str
+) -> None:
+    # `face3d serve` reads only the header and leaves the full decode to the engine, whose
+    # refusal must be the answer the server's own check would give.
+    fields: dict[str, Any] = {**CREDENTIALS}
+    files: dict[str, Any] = {}
+    if field.startswith("image_base64_"):
+        fields[field] = base64.b64encode(data).decode()
+    else:
+        files = {"image_file_1": photos.astronaut_jpeg(), field: data}
+
+    response = post(engine_server.endpoint, data=fields, files=files or None)
+
+    assert (response.status_code, response.json()["error_message"]) == (400, answer)
+
+
 # (b) multipart as curl and requests send it ---------------------------------------------------
 
 

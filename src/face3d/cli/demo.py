@@ -150,7 +150,7 @@ def run_demo(output: Path, *, echo: Callable[[str], None] = print) -> list[Outco
         engine = load_engine()
         try:
             with (
-                start_server(FaceApp(engine), port=0) as server,
+                start_server(FaceApp(engine, engine_decodes_images=True), port=0) as server,
                 _local_aws(server.endpoint, function_log) as local,
             ):
                 journal.note(

@@ -137,6 +137,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             latency_ms=args.latency_ms,
             seed=args.seed,
             concurrency=workers,
+            engine_decodes_images=True,
         )
 
         def ready(host: str, port: int) -> None:

@@ -85,12 +85,13 @@ def load_engine(workers: int = 1) -> ClosableEngine:
     """The offline engine (loads MediaPipe once), in this process for one worker, else in
     `workers` processes, each with its own. ImportError if the engine extra is missing,
     `EngineLoadError` if a worker process cannot load it."""
-    if workers > 1:
-        from face3d.server.workers import EngineWorkers
+    from face3d.server.workers import EngineWorkers, keep_freed_memory
 
+    if workers > 1:
         return EngineWorkers(workers)
     from face3d.engine import Engine
 
+    keep_freed_memory()
     return Engine()
 
 
@@ -111,6 +112,7 @@ class FaceApp:
         engine_wait_timeout: float = DEFAULT_ENGINE_WAIT_TIMEOUT,
         concurrency: int = 1,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        engine_decodes_images: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -122,6 +124,10 @@ class FaceApp:
         `fetch_timeout`: seconds for each image URL (connect, each read and in total).
         `engine_wait_timeout`: seconds a call may wait for the engine before it is refused.
         `concurrency`: calls the engine takes at once (its worker processes; an engine object: 1).
+        `engine_decodes_images`: the engine decodes every image in full and refuses a damaged
+        one as the server would (`IMAGE_ERROR_UNSUPPORTED_FORMAT` for its slot), as
+        `load_engine`'s do: the server then reads only each image's header, instead of decoding
+        it a second time in the process that serves every call.
         """
         if (api_key is None) != (api_secret is None):
             raise ValueError("give both api_key and api_secret, or neither")
@@ -143,6 +149,7 @@ class FaceApp:
         self.fetch_timeout = fetch_timeout
         self.engine_wait_timeout = engine_wait_timeout
         self.max_request_bytes = max_request_bytes
+        self._decode_images = not engine_decodes_images
         self._clock = clock
         self._sleep = sleep
 
@@ -228,7 +235,12 @@ class FaceApp:
         mtl = form.flag("mtl")
         sources = pick_sources(form)
         images = {
-            slot: load_image(source, fetch_timeout=self.fetch_timeout, clock=self._clock)
+            slot: load_image(
+                source,
+                fetch_timeout=self.fetch_timeout,
+                clock=self._clock,
+                decode=self._decode_images,
+            )
             for slot, source in sources.items()
         }
         params = {slot: source.param for slot, source in sources.items()}

@@ -98,8 +98,9 @@ def load_image(
     *,
     fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
     clock: Callable[[], float] = time.monotonic,
+    decode: bool = True,
 ) -> bytes:
-    """The slot's checked JPEG bytes."""
+    """The slot's checked JPEG bytes; `decode=False` checks the header only (`check_image`)."""
     param = source.param
     if source.data is not None:
         data = source.data
@@ -111,7 +112,7 @@ def load_image(
         data = fetch_image(source.text, param, timeout=fetch_timeout, clock=clock)
     if len(data) > MAX_IMAGE_BYTES:
         raise ApiError(400, IMAGE_FILE_TOO_LARGE, param)
-    check_image(data, param, from_url=param.startswith("image_url_"))
+    check_image(data, param, from_url=param.startswith("image_url_"), decode=decode)
     return data
 
 
@@ -124,11 +125,12 @@ def _decode_base64(text: str, param: str) -> bytes:
         raise ApiError(400, IMAGE_ERROR_UNSUPPORTED_FORMAT, param) from None
 
 
-def check_image(data: bytes, param: str, *, from_url: bool = False) -> None:
+def check_image(data: bytes, param: str, *, from_url: bool = False, decode: bool = True) -> None:
     """Raise the API's error for `data` unless it is a JPEG of 200..4096 px a side.
 
-    The JPEG is decoded in full, at 1/8 scale (cheap, yet every byte of it is read), so that a
-    damaged or truncated file is refused here rather than by the engine.
+    With `decode`, the JPEG is decoded in full, at 1/8 scale (cheap, yet every byte of it is
+    read), so that a damaged or truncated file is refused before the engine is called; without,
+    only its header is read, for an engine that decodes every image in full itself.
     """
     try:
         image = Image.open(io.BytesIO(data))
@@ -147,6 +149,8 @@ def check_image(data: bytes, param: str, *, from_url: bool = False) -> None:
             MIN_IMAGE_SIDE <= width <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= height <= MAX_IMAGE_SIDE
         ):
             raise ApiError(400, INVALID_IMAGE_SIZE, param)
+        if not decode:
+            return
         try:
             image.draft(None, (max(1, width // 8), max(1, height // 8)))
             image.load()

@@ -12,10 +12,12 @@ replaced by a new one.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
@@ -29,6 +31,11 @@ logger = logging.getLogger(__name__)
 # MediaPipe's models load in a few seconds; a cold disk and a busy machine take longer.
 DEFAULT_START_TIMEOUT_S: Final = 180.0
 _STOP_TIMEOUT_S: Final = 10.0
+# glibc's mallopt parameters, and what the engine's calls keep of the memory they free.
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+_KEPT_FREE_BYTES: Final = 512 * 1024 * 1024
+_MMAP_THRESHOLD_MAX: Final = 32 * 1024 * 1024  # glibc's largest on 64-bit systems
 
 
 class WorkerDied(RuntimeError):
@@ -45,6 +52,26 @@ def default_worker_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def keep_freed_memory() -> None:
+    """Have glibc's malloc keep the memory a reconstruction frees for the next one.
+
+    A call allocates and frees tens of megabytes of pixels; by default glibc hands the freed top
+    of the heap back to the system at once, and the next call faults every page in again
+    (measured in an engine worker: about 4,000 page faults and 10 ms of system time per
+    single-view reconstruction, against 20 faults and under 1 ms with this). The cost is that a
+    process running the engine stays at its peak memory. A no-op where the C library is not
+    glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # no mallopt: not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+    mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE_BYTES)
 
 
 class EngineWorkers:
@@ -183,6 +210,7 @@ def _serve(connection: Connection) -> None:
 def _load() -> Any:
     from face3d.engine import Engine
 
+    keep_freed_memory()
     # One worker per core: the libraries' own thread pools would only compete with the others.
     try:
         import cv2

@@ -526,6 +526,22 @@ def test_images_that_break_the_requirements(
     assert engine.calls == []
 
 
+def test_an_engine_that_decodes_images_gets_the_damaged_photo_but_not_a_wrong_header(
+    engine: FakeEngine,
+) -> None:
+    client = Client(server.FaceApp(engine, engine_decodes_images=True))
+    truncated = photos.truncated_jpeg()
+
+    assert post(client, {"image_file_1": file_part(truncated)}).status_code == 200
+    assert engine.calls[-1].images == {1: truncated}  # the engine's decode is the one that refuses
+    for data, message in (
+        (photos.grace_hopper_png(), "IMAGE_ERROR_UNSUPPORTED_FORMAT:image_file_1"),
+        (photos.tiny_jpeg(), "INVALID_IMAGE_SIZE:image_file_1"),
+    ):
+        assert error_of(post(client, {"image_file_1": file_part(data)})) == (400, message)
+    assert len(engine.calls) == 1
+
+
 @pytest.mark.parametrize(("width", "height"), [(200, 200), (4096, 256)])
 def test_sides_at_the_limits_are_accepted(client: Client, width: int, height: int) -> None:
     photo = photos.resized_jpeg(photos.astronaut_jpeg(), width, height)
@@ -1191,3 +1207,5 @@ def test_waitress_options_bound_every_queue() -> None:
     assert options["backlog"] == 64
     # waitress refuses a body whose size is >= max_request_body_size: over 2 MiB, as the API.
     assert options["max_request_body_size"] == 2 * MIB + 1
+    # Every body it takes stays in memory (16 x 2 MiB at most), never in a temporary file.
+    assert options["inbuf_overflow"] > 2 * MIB
