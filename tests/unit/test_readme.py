@@ -45,7 +45,11 @@ COMMANDS = {
 CI = ".ci/run"
 # Each `make` target the README shows, and what exercises it: tests, or CI (`.ci/run` runs it).
 TARGETS = {
-    "demo": ["tests/e2e/test_demo.py::test_demo_runs_every_sample_subject_to_its_outcome"],
+    "demo": [
+        "tests/e2e/test_demo.py::test_demo_runs_every_sample_subject_to_its_outcome",
+        "tests/e2e/test_turned_face_picture.py::test_the_picture_shows_the_hidden_cheek_wall_blue_before_and_not_now",
+        "tests/e2e/test_turned_face_picture.py::test_make_demo_skips_the_picture_in_one_line_where_the_old_engine_is_not_in_git",
+    ],
     "test": [CI],
     "lint": [
         CI,
@@ -91,11 +95,16 @@ def test_every_make_target_shown_exists_and_is_exercised() -> None:
                 assert readme.node_exists(cover), f"make {target}: {cover} does not exist"
 
 
-def test_make_demo_runs_face3d_demo() -> None:
+def test_make_demo_runs_face3d_demo_then_the_turned_face_picture() -> None:
     makefile = (readme.ROOT / "Makefile").read_text(encoding="utf-8")
-    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0].replace("\\\n", " ")
 
-    assert "face3d demo" in recipe  # what test_demo.py runs
+    assert "face3d demo --output demo-output" in recipe  # what test_demo.py runs
+    # What test_turned_face_picture.py runs: the picture never fails the demo.
+    picture = recipe.split("tools.turned_face_picture", 1)[1]
+    assert picture.split()[:2] == ["demo-output/turned-face.jpg", "--skip-if-unavailable"]
+    told = " ".join(readme.text().replace("`", "").split())
+    assert "make demo writes demo-output/turned-face.jpg" in told
 
 
 @pytest.mark.parametrize("command", sorted(readme.face3d_commands()))
