@@ -156,14 +156,17 @@ def _fetched() -> Path:
 
 
 def _pip(*arguments: str, env: dict[str, str] | None = None) -> None:
-    answer = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
-        [sys.executable, "-m", "pip", *arguments, "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
-    )
+    try:
+        answer = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+            [sys.executable, "-m", "pip", *arguments, "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env=env,
+        )
+    except subprocess.TimeoutExpired as timeout:  # a registry that never answers
+        raise ScanUnavailableError(f"pip {arguments[0]} took over 600 s") from timeout
     if answer.returncode != 0:
         errors = [line for line in answer.stderr.splitlines() if "error" in line.lower()]
         raise ScanUnavailableError(f"pip {arguments[0]} failed: {' / '.join(errors[-3:])}")
