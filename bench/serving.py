@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import queue
 import statistics
 import subprocess
@@ -42,6 +43,31 @@ CREDENTIALS = {"api_key": "bench-key", "api_secret": "bench-secret"}
 class Server:
     endpoint: str
     log: deque[str]  # its last access lines and messages
+    pid: int
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) so far of the server's own process and of its engine
+        workers together, from /proc (Linux); empty elsewhere."""
+        try:
+            return {
+                "server": _cpu_seconds(self.pid),
+                "workers": sum(_cpu_seconds(child) for child in _children(self.pid)),
+            }
+        except OSError:
+            return {}
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
 
 
 @contextmanager
@@ -69,7 +95,7 @@ def engine_server(*options: str) -> Iterator[Server]:
         if line is None:
             raise RuntimeError(f"face3d serve {' '.join(options)} exited: {''.join(log)[-2000:]}")
         endpoint = next(word for word in line.split() if word.startswith("http://"))
-        yield Server(endpoint.rstrip(":"), log)
+        yield Server(endpoint.rstrip(":"), log, process.pid)
     finally:
         process.terminate()
         try:
@@ -128,6 +154,8 @@ def engine_rows(
     prepared = prepared_views(photos)
     one, three = form(prepared[:1]), form(prepared)
     rates: dict[int, list[float]] = {1: [], 2: []}
+    rates_three: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, dict[str, float]] = {1: {}, 2: {}}
     seconds: dict[str, list[float]] = {"one_view": [], "three_views": []}
     with engine_server("--workers", "1") as single, engine_server("--workers", "2") as double:
         servers = {1: single, 2: double}
@@ -135,8 +163,17 @@ def engine_rows(
             throughput(server.endpoint, one, clients=workers, requests_=workers)
         for _ in range(rounds):
             for workers, server in servers.items():
+                before = server.cpu_seconds()
                 rates[workers].append(
                     throughput(server.endpoint, one, clients=4, requests_=requests_per_round)
+                )
+                for part, spent in server.cpu_seconds().items():
+                    cpu[workers][part] = cpu[workers].get(part, 0.0) + spent - before[part]
+        # Where a request holds more engine work (three views), the same two servers.
+        for _ in range(rounds):
+            for workers, server in servers.items():
+                rates_three[workers].append(
+                    throughput(server.endpoint, three, clients=4, requests_=requests_per_round // 3)
                 )
         session = requests.Session()
         call(session, single.endpoint, three)  # warm-up
@@ -153,6 +190,18 @@ def engine_rows(
             two / one for one, two in zip(rates[1], rates[2], strict=True)
         ),
         "rounds_rps": {str(workers): rates[workers] for workers in rates},
+        "three_views_speedup": statistics.median(
+            two / one for one, two in zip(rates_three[1], rates_three[2], strict=True)
+        ),
+        "three_views_rps": {str(workers): rates_three[workers] for workers in rates_three},
+        # CPU milliseconds per single-view request, by process: what the two cores must share.
+        "cpu_ms_per_request": {
+            str(workers): {
+                part: 1000 * spent / (rounds * requests_per_round)
+                for part, spent in cpu[workers].items()
+            }
+            for workers in cpu
+        },
         "rounds": rounds,
         "requests_per_round": requests_per_round,
         **{f"{name}_ms": median_ms(samples) for name, samples in seconds.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -65,6 +66,10 @@ def test_each_benchmark_reports_what_it_measured(results: dict[str, Any]) -> Non
     engine = details["engine"]
     assert engine["workers_1_rps"] > 0
     assert engine["workers_2_rps"] > 0
+    assert engine["three_views_speedup"] > 0
+    if sys.platform.startswith("linux"):  # read from /proc: the server's and workers' CPU
+        assert engine["cpu_ms_per_request"]["1"]["workers"] == 0  # the engine in the server
+        assert engine["cpu_ms_per_request"]["2"]["workers"] > 0
     assert engine["face_mesh"]["three_views_ms"] > 0
     for mode in ("paced", "unpaced"):
         pipeline = details["pipeline"][mode]
