@@ -24,6 +24,7 @@ from tests.integration.harness import (
     OUTPUT_FILES,
     Pipeline,
     ScriptedApi,
+    consistent_result,
     expect_failure,
     merge_events,
     redrive,
@@ -121,13 +122,46 @@ def test_going_back_to_an_earlier_photo_makes_it_current_again(pipeline: Pipelin
     back = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())  # the same bytes again
     assert pipeline.invoke(back, "req-3") == {"succeeded": 1}
 
+    # Written again from the answer stored beside its claim: paid once.
     assert pipeline.json("results/ada/result.json")["fingerprint"] == earlier
-    assert len(pipeline.api.calls) == 3
+    assert len(pipeline.api.calls) == 2
+    assert consistent_result(pipeline, "ada") is not None
     # Late duplicates of either event change nothing: the photo there now has its result.
     assert pipeline.invoke(second, "req-4") == {"duplicate": 1}
     assert pipeline.invoke(back, "req-5") == {"duplicate": 1}
-    assert len(pipeline.api.calls) == 3
+    assert len(pipeline.api.calls) == 2
     assert pipeline.json("results/ada/result.json")["fingerprint"] == earlier
+
+
+def test_going_back_to_a_photo_that_failed_records_its_failure_again_unpaid(
+    pipeline: Pipeline,
+) -> None:
+    no_face = (400, error_payload("NO_FACE_FOUND:image_base64_1"))
+    pipeline.api.add_callback(
+        "POST", ENDPOINT, callback=ScriptedApi(no_face, (200, success_payload()))
+    )
+    first = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+    assert pipeline.invoke(first, "req-1") == {"failed": 1}
+    failure = expect_failure(
+        pipeline, subject="ada", code="NO_FACE_FOUND", retryable=False, error_json=True
+    )
+    second = pipeline.put("incoming/ada.jpg", photos.grace_hopper_jpeg())
+    assert pipeline.invoke(second, "req-2") == {"succeeded": 1}
+    assert "error.json" not in pipeline.results("ada")  # the success cleared it
+
+    back = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())  # the same bytes again
+    assert pipeline.invoke(back, "req-3") == {"failed": 1}
+
+    # The photo there now has its outcome again: the same failure, neither paid nor reported
+    # twice, beside the other photo's files (as any failure after a success).
+    error = pipeline.json("results/ada/error.json")
+    assert error["fingerprint"] == failure["fingerprint"]
+    assert error["error"]["code"] == "NO_FACE_FOUND"
+    assert len(pipeline.api.calls) == 2
+    assert pipeline.messages() == []
+    assert pipeline.json("results/ada/result.json")["fingerprint"] != failure["fingerprint"]
+    assert pipeline.invoke(back, "req-4") == {"duplicate": 1}
+    assert len(pipeline.api.calls) == 2
 
 
 def test_a_changed_view_and_a_new_manifest_are_processed_again(pipeline: Pipeline) -> None:

@@ -261,7 +261,6 @@ def test_s3_failing_on_each_result_write_in_turn_is_paid_once(
     assert consistent_result(pipeline, "ada") is not None
     assert pipeline.results("ada") == RESULT_FILES
     assert pipeline.messages() == []
-    assert [k for k in pipeline.keys("results/.claims/") if k.endswith(".answer")] == []
 
 
 def test_storing_the_answer_failing_does_not_stop_the_result(

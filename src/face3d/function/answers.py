@@ -2,8 +2,9 @@
 
 A call costs money. The moment the API answers a set with a success, the answer is stored in one
 PutObject under the claims folder (`<fingerprint>.answer`, tagged like the claims, so that the
-same lifecycle rule expires it); every retry, redrive and takeover of the same fingerprint writes
-the result from it instead of calling again. The answer is a zip of the decoded files and one
+same lifecycle rule expires it, and nothing else deletes it); every retry, redrive and takeover
+of the same fingerprint, and the same set uploaded again after another replaced it, writes the
+result from it instead of calling again. The answer is a zip of the decoded files and one
 JSON member with what `result.json` needs besides (matrices, request id, the inputs sent and what
 preparation did to them): raw bytes, no base64, and one object per set.
 """
@@ -146,7 +147,3 @@ class AnswerStore:
             # Paying again is the only way forward from an answer that cannot be read.
             logger.warning("stored answer %s is damaged, calling again: %s", key, exc)
             return None
-
-    def forget(self, bucket: str, fingerprint: str) -> None:
-        """Delete the answer once the set's result is written; raises `Face3DError`."""
-        self._storage.delete(bucket, answer_key(self._result_prefix, fingerprint))

@@ -174,10 +174,11 @@ class ClaimStore:
         """The set's claim, created or taken over; None when another invocation has the set.
 
         `outcome_elsewhere` tells whether the result folder now holds another set's outcome: a
-        done set uploaded again after another became current (a user going back to an earlier
-        photo) is the newest set again and is taken up anew. It is asked only after the done
-        claim was read, which its own result.json precedes, so that a duplicate racing the set's
-        own commit is never taken for such a return.
+        done or failed set uploaded again after another became current (a user going back to an
+        earlier photo) is the newest set again and is taken up anew (a failed one keeps its
+        recorded envelope, so that only its error.json is written again). It is asked only after
+        the claim was read, which its own result.json or error.json precedes, so that a
+        duplicate racing the set's own commit is never taken for such a return.
         """
         key = claim_key(self._result_prefix, fingerprint)
         now = self._clock()
@@ -200,13 +201,27 @@ class ClaimStore:
             redrive=redrive,
             retry_failed=retry_failed,
         )
-        if existing.state is ClaimState.DONE and outcome_elsewhere():
-            logger.info("set %s was done, and is the subject's newest set again", fingerprint)
+        revived = (
+            verdict is not Verdict.TAKE
+            and existing.state in (ClaimState.DONE, ClaimState.FAILED)
+            and outcome_elsewhere()
+        )
+        if revived:
+            logger.info(
+                "set %s was %s, and is the subject's newest set again",
+                fingerprint,
+                existing.state.value,
+            )
             verdict = Verdict.TAKE
         if verdict is not Verdict.TAKE:
             logger.info("duplicate: set %s is %s", fingerprint, existing.state.value)
             return None
-        claim = taken_over(existing, holder=holder, now=now)
+        if revived and existing.state is ClaimState.FAILED:
+            # Its failure stands (the same input fails the same way): recorded again from the
+            # claim's envelope, without a call or a second DLQ message.
+            claim = replace(existing, state=ClaimState.HELD, holder=holder, updated_at=now)
+        else:
+            claim = taken_over(existing, holder=holder, now=now)
         try:
             etag = self._write(bucket, key, claim, if_match=stored.etag)
         except ConditionFailed:

@@ -110,7 +110,6 @@ class _Attempt:
     started_at: datetime
     # Every output version this attempt wrote that no committed result.json lists yet.
     written: list[StoredObject] = field(default_factory=list)
-    answer_stored: bool = False  # the set's answer is stored beside its claim
 
 
 class SetProcessor:
@@ -270,14 +269,12 @@ class SetProcessor:
             stored = self._answers.load(to.bucket, to.fingerprint)
             if stored is not None:
                 logger.info("set %s: writing the stored answer, no call", to.fingerprint)
-                attempt.answer_stored = True
                 return stored, None
         started = time.monotonic()
         answer = self._call(attempt)
         api_seconds = time.monotonic() - started
         try:
             self._answers.save(to.bucket, to.fingerprint, answer)
-            attempt.answer_stored = True
         except Face3DError as err:
             # Writing the result may still work; if it does not, the retry pays again.
             logger.error("could not store the answer of set %s: %s", to.fingerprint, err)
@@ -362,7 +359,6 @@ class SetProcessor:
         current = None if committed is None else (committed, document)
         self._publisher.tidy(to, superseded=lambda: self._superseded(image_set), current=current)
         self._claims.settle(attempt.claim, ClaimState.DONE)
-        self._forget_answer(attempt)
         logger.info(
             "reconstructed set %s (request_id %s)",
             image_set.fingerprint,
@@ -469,15 +465,4 @@ class SetProcessor:
             attempt.image_set.subject,
         )
         self._claims.settle(attempt.claim, ClaimState.DONE)
-        self._forget_answer(attempt)
         return Report(Status.SUPERSEDED, attempt.image_set.subject)
-
-    def _forget_answer(self, attempt: _Attempt) -> None:
-        """A finished set's stored answer is of no more use: the model is not kept twice."""
-        if not attempt.answer_stored:
-            return
-        to = attempt.to
-        try:
-            self._answers.forget(to.bucket, to.fingerprint)
-        except Face3DError as err:  # the lifecycle rule expires it anyway
-            logger.warning("could not delete the stored answer of %s: %s", to.fingerprint, err)
