@@ -17,11 +17,8 @@ import io
 import os
 import queue
 import statistics
-import subprocess
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +31,7 @@ import requests
 from bench.measure import median_ms, report
 from face3d.client.preparation import PreparedImage, SourceImage, prepare_images
 from face3d.contract import View
+from tests.e2e.servers import serve_process
 
 START_TIMEOUT_S = 300.0
 CREDENTIALS = {"api_key": "bench-key", "api_secret": "bench-secret"}
@@ -42,7 +40,6 @@ CREDENTIALS = {"api_key": "bench-key", "api_secret": "bench-secret"}
 @dataclass
 class Server:
     endpoint: str
-    log: deque[str]  # its last access lines and messages
     pid: int
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -73,36 +70,8 @@ def _children(pid: int) -> list[int]:
 @contextmanager
 def engine_server(*options: str) -> Iterator[Server]:
     """`face3d serve` on a free loopback port with `options`; stopped on leaving."""
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "face3d", "serve", "--host", "127.0.0.1", "--port", "0", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    log: deque[str] = deque(maxlen=100_000)
-
-    def pump(stream: Any, into: Any) -> None:
-        for line in stream:
-            into(line)
-        if into is lines.put:
-            lines.put(None)
-
-    threading.Thread(target=pump, args=(process.stdout, lines.put), daemon=True).start()
-    threading.Thread(target=pump, args=(process.stderr, log.append), daemon=True).start()
-    try:
-        line = lines.get(timeout=START_TIMEOUT_S)
-        if line is None:
-            raise RuntimeError(f"face3d serve {' '.join(options)} exited: {''.join(log)[-2000:]}")
-        endpoint = next(word for word in line.split() if word.startswith("http://"))
-        yield Server(endpoint.rstrip(":"), log, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with serve_process(options, startup_s=START_TIMEOUT_S) as server:
+        yield Server(server.endpoint, server.process.pid)
 
 
 def prepared_views(photos: Sequence[bytes]) -> list[PreparedImage]:

@@ -7,10 +7,9 @@ face3d.engine is missing or does not load. The servers themselves are in `server
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -22,10 +21,8 @@ from tests.e2e.servers import (
     STARTUP_TIMEOUT_S,
     EngineServer,
     LiveServer,
-    endpoint_from_start_line,
-    engine_server_command,
-    pump_output,
-    terminate,
+    ServeFailed,
+    serve_process,
     wait_until_answering,
 )
 from tests.fakes import FakeEngine
@@ -56,25 +53,16 @@ def engine_server() -> Iterator[EngineServer]:
     engine_module = pytest.importorskip("face3d.engine")
     if not hasattr(engine_module, "Engine"):
         pytest.skip("face3d.engine does not export Engine yet")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(  # noqa: S603 (our own command line)
-        engine_server_command(sys.executable),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    lines, log, pumps = pump_output(process)
-    try:
-        endpoint = endpoint_from_start_line(process, lines, log, pumps[1])
-        yield EngineServer(endpoint, process, log)
-    finally:
-        terminate(process)
-        for pump in pumps:
-            pump.join(10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(
+                serve_process(["--api-key", API_KEY, "--api-secret", API_SECRET, "--threads", "2"])
+            )
+        except ServeFailed as failed:
+            if failed.code == 3:  # configuration: the engine is not installed or does not load
+                pytest.skip(f"the real engine does not load: {str(failed)[-500:]}")
+            pytest.fail(str(failed))
+        yield server
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -1,23 +1,28 @@
 """The servers the e2e tests drive, and how to start, wait for and stop them.
 
 `LiveServer`: the real server (waitress) in this process, on a thread, with a fake engine (fast
-and deterministic). `EngineServer`: `face3d serve` in a subprocess with the real engine.
+and deterministic). `EngineServer`: `face3d serve` in a subprocess with the real engine
+(`serve_process`, also used by the soak and the benchmarks: nothing here needs pytest).
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
 import requests
 
-from tests.fakes import FakeEngine
+if TYPE_CHECKING:
+    from tests.fakes import FakeEngine
 
 API_KEY, API_SECRET = "e2e-key", "e2e-secret-never-logged"
 STARTUP_TIMEOUT_S = 10.0
@@ -65,34 +70,33 @@ def wait_until_answering(url: str, timeout: float) -> None:
             time.sleep(0.05)
 
 
-def engine_server_command(executable: str) -> list[str]:
-    """`face3d serve` on a free loopback port, with the e2e credentials."""
-    return [
-        executable,
-        "-m",
-        "face3d",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        API_KEY,
-        "--api-secret",
-        API_SECRET,
-        "--threads",
-        "2",
-    ]
+class ServeFailed(RuntimeError):
+    """`face3d serve` did not start. `code` is its exit status (3: a configuration error, such as
+    an engine that does not load here), None if it printed nothing in time."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def pump_output(
-    process: subprocess.Popen[str],
-) -> tuple[queue.Queue[str | None], deque[str], list[threading.Thread]]:
-    """Stdout's lines into a queue (None once it ends), stderr's last lines into a log.
+@contextmanager
+def serve_process(
+    options: Sequence[str], *, startup_s: float = ENGINE_STARTUP_TIMEOUT_S
+) -> Iterator[EngineServer]:
+    """`face3d serve` with `options` in a subprocess on a free loopback port, until the block
+    ends (SIGTERM). Raises ServeFailed when it exits or prints nothing within `startup_s`.
 
-    The threads are started, and drain both pipes all along: a full stderr pipe (one access line
-    per request) would block the server.
+    Both pipes are drained all along: a full stderr pipe (one access line per request) would
+    block the server.
     """
+    command = [sys.executable, "-m", "face3d", "serve", "--host", "127.0.0.1", "--port", "0"]
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [*command, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines: queue.Queue[str | None] = queue.Queue()
     log: deque[str] = deque(maxlen=200)
 
@@ -110,29 +114,36 @@ def pump_output(
     pumps = [threading.Thread(target=target, daemon=True) for target in (pump_stdout, pump_stderr)]
     for pump in pumps:
         pump.start()
-    return lines, log, pumps
+    try:
+        endpoint = _endpoint_from_start_line(process, lines, startup_s, pumps[1], log)
+        yield EngineServer(endpoint, process, log)
+    finally:
+        terminate(process)
+        for pump in pumps:
+            pump.join(10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
 
 
-def endpoint_from_start_line(
+def _endpoint_from_start_line(
     process: subprocess.Popen[str],
     lines: queue.Queue[str | None],
-    log: deque[str],
+    startup_s: float,
     stderr_pump: threading.Thread,
+    log: deque[str],
 ) -> str:
-    """The URL in `face3d serve`'s start line; skips if the engine does not load here."""
     try:
-        line = lines.get(timeout=ENGINE_STARTUP_TIMEOUT_S)
+        line = lines.get(timeout=startup_s)
     except queue.Empty:
-        pytest.fail(f"face3d serve printed nothing in {ENGINE_STARTUP_TIMEOUT_S:.0f} s")
+        raise ServeFailed(f"face3d serve printed nothing in {startup_s:.0f} s", None) from None
     if line is None:  # exited before it was ready
         code = process.wait(timeout=10)
         stderr_pump.join(10)
-        stderr = "".join(log)
-        if code == 3:  # configuration: the engine is not installed or does not load here
-            pytest.skip(f"the real engine does not load: {stderr.strip()[-500:]}")
-        pytest.fail(f"face3d serve exited with {code}: {stderr[-2000:]}")
+        raise ServeFailed(f"face3d serve exited with {code}: {''.join(log)[-2000:]}", code)
     words = [word for word in line.split() if word.startswith("http://")]
-    assert words, f"no URL in the start line: {line!r}"
+    if not words:
+        raise ServeFailed(f"no URL in face3d serve's start line: {line!r}", None)
     return words[0]
 
 

@@ -17,9 +17,9 @@ import pytest
 import requests
 import urllib3
 
+from tests.e2e.servers import ServeFailed, serve_process
 from tools.soak.report import format_outcome
 from tools.soak.run import Options, Outcome, run_soak
-from tools.soak.services import EngineUnavailable
 from tools.soak.traffic import CALL_HEADER, Invocation, Killed, KillPlan, Traffic
 from tools.soak.verdict import Invariant
 
@@ -42,7 +42,9 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     options = replace(SMALL, log=tmp_path_factory.mktemp("soak") / "function.log")
     try:
         outcome = run_soak(options, echo=print)
-    except EngineUnavailable as exc:
+    except ServeFailed as exc:
+        if exc.code != 3:  # not a configuration error: face3d serve itself failed
+            raise
         pytest.skip(f"the offline engine does not load here: {exc}")
     print(format_outcome(outcome))  # shown with any failure below
     return outcome
@@ -205,3 +207,14 @@ def test_past_its_deadline_an_invocation_is_timed_out_before_sending(servers: An
 
     assert seen == []
     assert invocation.death == "timed out"
+
+
+# Starting the engine (shared with the e2e tests and the benchmarks).
+
+
+def test_a_serve_that_exits_before_its_start_line_fails_with_its_code_and_stderr() -> None:
+    with pytest.raises(ServeFailed) as failed, serve_process(["--fail-rate", "2"]):
+        pytest.fail("face3d serve started with a fail rate of 2")
+
+    assert failed.value.code == 2  # a usage error: the soak must not read it as "no engine here"
+    assert "--fail-rate: 2 is not between 0 and 1" in str(failed.value)

@@ -8,12 +8,7 @@ import io
 import json
 import logging
 import os
-import queue
-import subprocess
-import sys
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,11 +18,12 @@ import boto3
 import requests
 from botocore.config import Config
 
+from tests.e2e.servers import EngineServer, serve_process
+
 REGION = "us-east-1"
 BUCKET = "face3d-soak-000000000000-us-east-1"
 QUEUE = "face3d-soak-dlq"
 SECRET_ID = "face3d/soak"  # noqa: S105 (the secret's name)
-ENGINE_STARTUP_S = 180.0  # MediaPipe's first import and model load
 # The harness's own clients (uploads, reader, checks): patient, and never killed.
 HARNESS_CONFIG = Config(
     connect_timeout=5,
@@ -165,84 +161,16 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-@dataclass
-class Engine:
-    """`face3d serve` in a subprocess; `endpoint` is its 3dface URL."""
-
-    endpoint: str
-    process: subprocess.Popen[str]
-    log: deque[str | None]
-
-
-class EngineUnavailable(RuntimeError):
-    """The offline engine does not load on this machine (no MediaPipe): the soak cannot run."""
-
-
 @contextmanager
 def engine_server(
     *, api_key: str, api_secret: str, qps: int | None, fail_rate: float, latency_ms: int, seed: int
-) -> Iterator[Engine]:
+) -> Iterator[EngineServer]:
     """`face3d serve --qps --fail-rate --latency-ms --seed` on a free loopback port."""
-    command = [
-        sys.executable, "-m", "face3d", "serve", "--host", "127.0.0.1", "--port", "0",
+    options = [
         "--api-key", api_key, "--api-secret", api_secret, "--threads", "4",
         "--fail-rate", str(fail_rate), "--latency-ms", str(latency_ms), "--seed", str(seed),
     ]  # fmt: skip
     if qps is not None:
-        command += ["--qps", str(qps)]
-    process = subprocess.Popen(  # noqa: S603 (our own command line)
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    log: deque[str | None] = deque(maxlen=200)
-    pumps = [
-        # Both pipes are drained all along: a full stderr pipe (a line per request) would block.
-        threading.Thread(target=_pump, args=(process.stdout, lines.put), daemon=True),
-        threading.Thread(target=_pump, args=(process.stderr, log.append), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
-    try:
-        yield Engine(_endpoint_from_start_line(process, lines, log), process, log)
-    finally:
-        if process.poll() is None:
-            process.terminate()  # SIGTERM: face3d serve stops cleanly
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        for pump in pumps:
-            pump.join(10)
-
-
-def _pump(stream: Any, sink: Callable[[str | None], None]) -> None:
-    """Each line into `sink`, then None once the stream ends."""
-    for line in stream:
-        sink(line)
-    sink(None)
-    stream.close()
-
-
-def _endpoint_from_start_line(
-    process: subprocess.Popen[str], lines: queue.Queue[str | None], log: deque[str | None]
-) -> str:
-    deadline = time.monotonic() + ENGINE_STARTUP_S
-    while True:
-        try:
-            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
-        except queue.Empty:
-            raise EngineUnavailable(
-                f"face3d serve printed nothing in {ENGINE_STARTUP_S:.0f} s"
-            ) from None
-        if line is None:
-            code = process.wait(timeout=10)
-            output = "".join(filter(None, log))[-800:]
-            raise EngineUnavailable(f"face3d serve exited with {code}: {output}")
-        words = [word for word in line.split() if word.startswith("http://")]
-        if words:
-            return words[0]
+        options += ["--qps", str(qps)]
+    with serve_process(options) as server:
+        yield server
