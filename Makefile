@@ -21,7 +21,6 @@ export SAM_CLI_TELEMETRY := 0
 
 help:
 	@echo "make demo                 the whole pipeline offline on sample photos, into demo-output/"
-	@echo "make bench                speed and memory of preparation and engine, as ratios to baselines"
 	@echo "make soak                 the pipeline under faults on loopback (300 subjects, < 10 min); fails"
 	@echo "                          if an invariant breaks; ARGS='--subjects 50 --seed 2' (--help: all)"
 	@echo "make bench                every benchmark against its baseline in the same run (docs/performance.md)"
