@@ -7,6 +7,7 @@ and deterministic). `EngineServer`: `face3d serve` in a subprocess with the real
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import subprocess
@@ -68,6 +69,30 @@ def wait_until_answering(url: str, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server (S3, SQS, Secrets Manager, ... as real HTTP endpoints) on a free loopback
+    port, until the block ends; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        yield endpoint
+    finally:
+        # moto keeps its state in this process: leave none behind (the test suite goes on).
+        try:
+            requests.post(f"{endpoint}/moto-api/reset", timeout=30)
+        finally:
+            server.stop()
+            werkzeug.setLevel(level)
 
 
 class ServeFailed(RuntimeError):

@@ -29,7 +29,6 @@ import functools
 import hashlib
 import importlib.util
 import json
-import logging
 import os
 import re
 import shutil
@@ -44,13 +43,12 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 
 from face3d.function import handler
 from face3d.samples import coffee_jpeg
 from face3d.settings import FunctionSettings
 from tests import photos, readme
-from tests.e2e.servers import API_KEY, API_SECRET, EngineServer
+from tests.e2e.servers import API_KEY, API_SECRET, EngineServer, moto_server
 from tests.integration.harness import LambdaContext
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
@@ -255,67 +253,56 @@ class LocalAws:
 
 @pytest.fixture
 def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
-    from moto.server import ThreadedMotoServer
-
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "POWERTOOLS_SERVICE_NAME": "face3d",
-        "POWERTOOLS_METRICS_NAMESPACE": "Face3D",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    boto3.DEFAULT_SESSION = None  # a session made earlier keeps the endpoint it read then
-    try:
-        s3 = boto3.client("s3", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        dlq_url = sqs.create_queue(QueueName=f"{STACK}-DeadLetterQueue")["QueueUrl"]
-        upload_url = sqs.create_queue(QueueName=f"{STACK}-UploadQueue")["QueueUrl"]
-        consumer_url = sqs.create_queue(QueueName="face3d-results-consumer")["QueueUrl"]
-        s3.put_bucket_notification_configuration(
-            Bucket=BUCKET,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": queue_arn(sqs, upload_url),
-                        "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {
-                            "Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}
-                        },
-                    }
-                ]
-            },
-        )
-        yield LocalAws(
-            endpoint,
-            s3,
-            sqs,
-            boto3.client("secretsmanager", region_name=REGION),
-            dlq_url,
-            upload_url,
-            consumer_url,
-            queue_arn(sqs, consumer_url),
-        )
-    finally:
-        boto3.DEFAULT_SESSION = None
+    with moto_server() as endpoint:
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_SERVICE_NAME": "face3d",
+            "POWERTOOLS_METRICS_NAMESPACE": "Face3D",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        boto3.DEFAULT_SESSION = None  # a session made earlier keeps the endpoint it read then
         try:
-            requests.post(f"{endpoint}/moto-api/reset", timeout=30)  # moto's state is global
+            s3 = boto3.client("s3", region_name=REGION)
+            sqs = boto3.client("sqs", region_name=REGION)
+            s3.create_bucket(
+                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+            dlq_url = sqs.create_queue(QueueName=f"{STACK}-DeadLetterQueue")["QueueUrl"]
+            upload_url = sqs.create_queue(QueueName=f"{STACK}-UploadQueue")["QueueUrl"]
+            consumer_url = sqs.create_queue(QueueName="face3d-results-consumer")["QueueUrl"]
+            s3.put_bucket_notification_configuration(
+                Bucket=BUCKET,
+                NotificationConfiguration={
+                    "QueueConfigurations": [
+                        {
+                            "QueueArn": queue_arn(sqs, upload_url),
+                            "Events": ["s3:ObjectCreated:*"],
+                            "Filter": {
+                                "Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}
+                            },
+                        }
+                    ]
+                },
+            )
+            yield LocalAws(
+                endpoint,
+                s3,
+                sqs,
+                boto3.client("secretsmanager", region_name=REGION),
+                dlq_url,
+                upload_url,
+                consumer_url,
+                queue_arn(sqs, consumer_url),
+            )
         finally:
-            server.stop()
-            werkzeug.setLevel(level)
+            boto3.DEFAULT_SESSION = None
 
 
 def queue_arn(sqs: Any, url: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -15,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import requests
 from botocore.config import Config
 
-from tests.e2e.servers import EngineServer, serve_process
+from tests.e2e.servers import EngineServer, moto_server, serve_process
 
 REGION = "us-east-1"
 BUCKET = "face3d-soak-000000000000-us-east-1"
@@ -56,40 +54,28 @@ def local_aws(api_key: str, api_secret: str) -> Iterator[Aws]:
     The process's AWS variables point the function's own clients (built by the handler from
     the SDK's chain) at it while the block runs.
     """
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with _atomic_conditional_puts(), _listing_without_copying_bodies():
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        try:
-            with _environment(
-                AWS_ENDPOINT_URL=endpoint,
-                AWS_ACCESS_KEY_ID="soak",
-                AWS_SECRET_ACCESS_KEY="soak",  # noqa: S106
-                AWS_DEFAULT_REGION=REGION,
-                AWS_REGION=REGION,
-            ):
-                aws = Aws(endpoint, "")
-                s3 = aws.client("s3")
-                s3.create_bucket(Bucket=BUCKET)
-                s3.put_bucket_versioning(
-                    Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
-                )
-                queue_url = aws.client("sqs").create_queue(QueueName=QUEUE)["QueueUrl"]
-                aws.client("secretsmanager").create_secret(
-                    Name=SECRET_ID,
-                    SecretString=json.dumps({"api_key": api_key, "api_secret": api_secret}),
-                )
-                yield Aws(endpoint, queue_url)
-        finally:
-            # moto keeps its state in this process: leave none behind (the test suite goes on).
-            try:
-                requests.post(f"{endpoint}/moto-api/reset", timeout=30)
-            finally:
-                server.stop()
+    with (
+        _atomic_conditional_puts(),
+        _listing_without_copying_bodies(),
+        moto_server() as endpoint,
+        _environment(
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="soak",
+            AWS_SECRET_ACCESS_KEY="soak",  # noqa: S106
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+        ),
+    ):
+        aws = Aws(endpoint, "")
+        s3 = aws.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        queue_url = aws.client("sqs").create_queue(QueueName=QUEUE)["QueueUrl"]
+        aws.client("secretsmanager").create_secret(
+            Name=SECRET_ID,
+            SecretString=json.dumps({"api_key": api_key, "api_secret": api_secret}),
+        )
+        yield Aws(endpoint, queue_url)
 
 
 @contextmanager
