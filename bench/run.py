@@ -29,7 +29,6 @@ from bench.inputs import views, write_inputs
 from bench.measure import child
 
 RESULTS = Path(__file__).with_name("results.json")
-ROWS = ("preparation", "warm handler", "cold start", "engine", "pipeline", "engine server")
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def _single_converted(rng: random.Random, name: str) -> Generation:
 
 def _folder(rng: random.Random, name: str, views: int) -> Generation:
     folder = f"incoming/{name}/"
-    names = ["front", "left", "right"][:views] if views < 3 else ["front", "left", "right"]
+    names = ["front", "left", "right"][:views]
     if views == 2 and rng.random() < 0.5:
         names = ["front", "right"]  # the API's image 2 stays empty
     uploads = [Upload(f"{folder}{view}.jpg", photo(rng.choice(FACES))) for view in names]
