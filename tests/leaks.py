@@ -52,10 +52,6 @@ class LeakScanner:
         for image in images:
             self.add_image(image)
 
-    @property
-    def image_count(self) -> int:
-        return len(self._images)
-
     def add_image(self, data: bytes) -> None:
         """An image whose base64 must not appear: what was uploaded, or what was sent."""
         digest = hashlib.sha256(data).digest()
