@@ -53,7 +53,7 @@ from face3d.engine.reference_face import reference_mesh
 from face3d.engine.segmentation import PersonMask
 from face3d.engine.surface import fine_mesh
 from face3d.engine.topology import face_topology
-from face3d.geometry import FloatArray, ImageArray, IntArray, vertex_normals
+from face3d.geometry import FloatArray, ImageArray, IntArray, triangle_areas, vertex_normals
 
 F32 = npt.NDArray[np.float32]
 
@@ -131,7 +131,7 @@ class Bake:
 def texture_size(poses: Sequence[ViewPose]) -> int:
     """The texture's side for faces seen at these scales (pixels per millimetre): the smallest
     of TEXTURE_SIZES that holds the best view's detail, or the largest."""
-    area_mm2 = float(_areas(reference_mesh(), face_topology().triangles).sum())
+    area_mm2 = float(triangle_areas(reference_mesh(), face_topology().triangles).sum())
     layout_share = float(layout_raster(MAP_SIZE).inside.mean())
     scale = max(pose.to_camera.scale for pose in poses)
     wanted = TEXELS_PER_PIXEL * scale * np.sqrt(area_mm2 / layout_share)
@@ -401,11 +401,6 @@ def _skin_colour(own: F32, confidence: F32, raster: UVRaster) -> F32:
     if not sure.any():
         return np.array([170.0, 140.0, 120.0], np.float32)
     return np.asarray(np.median(own[sure], axis=0), dtype=np.float32)
-
-
-def _areas(vertices: FloatArray, triangles: IntArray) -> FloatArray:
-    a, b, c = (vertices[triangles[:, k]] for k in range(3))
-    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2)
 
 
 def _jpeg(rgb: ImageArray) -> bytes:

@@ -32,7 +32,7 @@ import numpy as np
 
 from face3d.engine.landmark_ids import FOREHEAD
 from face3d.engine.topology import FaceTopology, boundary_loops, face_topology
-from face3d.geometry import FloatArray, IntArray
+from face3d.geometry import FloatArray, IntArray, triangle_areas
 
 # The oval's circle in (u, v); the margin keeps bilinear and mipmapped lookups near the rim
 # inside the filled texture.
@@ -69,7 +69,7 @@ def even_layout(
     boundary = np.array(topology.boundary)
     rim = np.linalg.norm(reference[boundary] - reference[np.roll(boundary, -1)], axis=1)
     rim = (rim + rim[_mirror_edge_order(boundary, mirror)]) / 2
-    target = gain * _areas3d(reference, triangles)
+    target = gain * triangle_areas(reference, triangles)
     target /= target.sum()
     mirrored_edges = _edge_index(edges, mirror[edges])
     weights = np.ones(len(edges))
@@ -165,11 +165,6 @@ def signed_areas(uv: FloatArray, triangles: IntArray) -> FloatArray:
     a, b, c = uv[triangles[:, 0]], uv[triangles[:, 1]], uv[triangles[:, 2]]
     ab, ac = b - a, c - a
     return np.asarray(ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0], dtype=np.float64)
-
-
-def _areas3d(vertices: FloatArray, triangles: IntArray) -> FloatArray:
-    a, b, c = (vertices[triangles[:, k]] for k in range(3))
-    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2)
 
 
 def _edge_index(edges: IntArray, wanted: IntArray) -> IntArray:
