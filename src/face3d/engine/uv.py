@@ -30,8 +30,8 @@ from typing import Final
 
 import numpy as np
 
-from face3d.engine.landmark_ids import FOREHEAD
-from face3d.engine.topology import FaceTopology, boundary_loops, face_topology
+from face3d.engine.landmark_ids import FOREHEAD, LIPS
+from face3d.engine.topology import MOUTH, FaceTopology, boundary_loops, face_topology
 from face3d.geometry import FloatArray, IntArray, triangle_areas
 
 # The oval's circle in (u, v); the margin keeps bilinear and mipmapped lookups near the rim
@@ -50,12 +50,31 @@ MOUTH_INSIDE_GAIN: Final = 0.3
 def face_uv() -> FloatArray:
     """Texture coordinates (u, v), v up, of every vertex of `face_topology()`."""
     from face3d.engine.reference_face import reference_mesh
-    from face3d.engine.surface import detail_weights
 
     topology = face_topology()
     uv = even_layout(topology, reference_mesh(), detail_weights(topology), REFINEMENT_ROUNDS)
     uv.setflags(write=False)
     return uv
+
+
+def detail_weights(topology: FaceTopology) -> FloatArray:
+    """Per closed-mesh triangle, its texel density relative to the forehead's."""
+    triangles = topology.triangles
+    gain = np.ones(len(triangles))
+    eyes = set(topology.holes[0]) | set(topology.holes[1])
+    lips = set(LIPS)
+    for t, tri in enumerate(triangles.tolist()):
+        if any(v in eyes for v in tri) or all(v in lips for v in tri):
+            gain[t] = DETAIL_GAIN
+    eye_inside = {v for closure in topology.closures[:2] for ring in closure.rings for v in ring}
+    eye_inside |= {c.centre for c in topology.closures[:2] if c.centre is not None}
+    mouth_inside = set(topology.closures[MOUTH].rings[0])
+    for t, tri in enumerate(triangles.tolist()):
+        if any(v in eye_inside for v in tri):
+            gain[t] = DETAIL_GAIN
+        if any(v in mouth_inside for v in tri):
+            gain[t] = MOUTH_INSIDE_GAIN
+    return gain
 
 
 def even_layout(
