@@ -312,8 +312,9 @@ def _on_wall(
     scale = min(1.0, 640 / crop.width)
     if scale < 1.0:
         crop = crop.resize((round(crop.width * scale),) * 2, Image.Resampling.LANCZOS)
-    rgb = np.asarray(crop.convert("RGB"), dtype=np.float32)
-    alpha = np.clip(segment(np.asarray(crop.convert("RGB"))), 0.0, 1.0)[:, :, None]
+    pixels = np.asarray(crop)  # RGB, as made above
+    rgb = pixels.astype(np.float32)
+    alpha = np.clip(segment(pixels), 0.0, 1.0)[:, :, None]
     wall = np.array(WALL_COLOUR, dtype=np.float32)
     composite = np.clip(np.rint(alpha * rgb + (1 - alpha) * wall), 0, 255).astype(np.uint8)
     matrix = _scaled(scale, scale) @ _shift(-box[0], -box[1])

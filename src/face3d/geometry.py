@@ -28,6 +28,12 @@ def vertex_normals(vertices: FloatArray, faces: IntArray) -> FloatArray:
     return normals
 
 
+def triangle_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:
+    """Each triangle's area, in the vertices' units squared."""
+    a, b, c = (vertices[faces[:, i]] for i in range(3))
+    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2)
+
+
 def rotation_from_angles(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0) -> FloatArray:
     """The head rotation `Ry(yaw) @ Rx(pitch) @ Rz(roll)`, angles in degrees, right-hand rule
     about the viewer's axes (model frame: x to the picture's right, y up, z toward the camera).

@@ -14,11 +14,10 @@ from face3d.engine.fusion import fit_views
 from face3d.engine.images import decode_rgb
 from face3d.engine.obj import write_mtl, write_obj
 from face3d.engine.orientation import FaceFinder, Found
-from face3d.engine.raster import layout_raster
 from face3d.engine.result import EngineError, EngineResult
 from face3d.engine.segmentation import PersonMask, PersonSegmenter
 from face3d.engine.surface import fine_mesh, surface_vertices
-from face3d.engine.texture import MAP_SIZE, Bake, ViewImage, bake_texture, texture_size
+from face3d.engine.texture import Bake, ViewImage, bake_texture, prepare_tables, texture_size
 from face3d.engine.topology import face_topology
 from face3d.errors import BAD_ARGUMENTS, MISSING_ARGUMENTS
 
@@ -44,7 +43,7 @@ class Reconstructor:
         # Made now rather than on the first request, which would otherwise be slow.
         self._topology = face_topology()
         self._mesh = fine_mesh()
-        layout_raster(MAP_SIZE)
+        prepare_tables()
 
     def reconstruct(self, images: Mapping[int, bytes], *, texture: bool, mtl: bool) -> EngineResult:
         return self.traced(images, texture=texture, mtl=mtl)[0]

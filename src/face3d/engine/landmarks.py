@@ -10,7 +10,6 @@ at a square around the detector's face.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 import cv2
@@ -27,12 +26,6 @@ from face3d.geometry import FloatArray
 # this many times its size, at most this many pixels wide (Face Mesh reads 192 of them).
 CLOSER_LOOK_FACES: Final = 2.5
 CLOSER_LOOK_PIXELS: Final = 1024
-
-
-@dataclass(frozen=True)
-class Detection:
-    landmarks: FloatArray  # (478, 3) pixels, depth scaled like x
-    boxes: tuple[FaceBox, ...]  # the full-range detector's faces in the same image
 
 
 class FaceMeshDetector:
@@ -55,9 +48,8 @@ class FaceMeshDetector:
             self._mesh.close()
             raise
 
-    def detect(self, rgb: npt.NDArray[np.uint8], slot: int) -> Detection:
-        """The face's 478 landmarks in the camera frame (pixels, depth scaled like x), and the
-        full-range detector's boxes.
+    def detect(self, rgb: npt.NDArray[np.uint8], slot: int) -> FloatArray:
+        """The face's 478 landmarks in the camera frame (pixels, depth scaled like x), (478, 3).
 
         Integer coordinates are pixel centres (OpenCV's convention, as in `face3d.viewer`): the
         image spans [-0.5, width - 0.5]. MediaPipe's normalised coordinates span the image from
@@ -75,13 +67,13 @@ class FaceMeshDetector:
         if count_faces(meshed, detected) > 1:
             raise EngineError(MULTIPLE_FACE_FOUND, slot, "more than one face in the image")
         if faces:
-            return Detection(faces[order[0]], tuple(detected))
+            return faces[order[0]]
         closer = (
             self._closer_look(rgb, max(detected, key=lambda box: box.size)) if detected else None
         )
         if closer is None:
             raise EngineError(NO_FACE_FOUND, slot, "no face found in the image")
-        return Detection(closer, tuple(detected))
+        return closer
 
     def _closer_look(self, rgb: npt.NDArray[np.uint8], box: FaceBox) -> FloatArray | None:
         """Face Mesh on a square around a face the full-range detector found and Face Mesh's own

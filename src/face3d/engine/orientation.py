@@ -104,7 +104,7 @@ class FaceFinder:
         for turns in TURNS:
             turned = _turned(rgb, turns)
             try:
-                detection = self._mesh.detect(turned, slot)
+                found_turned = self._mesh.detect(turned, slot)
             except EngineError as error:
                 if error.code != MULTIPLE_FACE_FOUND:
                     continue
@@ -114,7 +114,7 @@ class FaceFinder:
                 # single face found upright in another turn still wins over a false second face.
                 several = True
                 continue
-            landmarks = unturned(detection.landmarks, turns, rgb.shape[1], rgb.shape[0])
+            landmarks = unturned(found_turned, turns, rgb.shape[1], rgb.shape[0])
             found = self.check(rgb, landmarks, turns)
             if found.check.passed:
                 return found

@@ -54,7 +54,7 @@ def measured_reference() -> FloatArray:
     detector = FaceMeshDetector()
     try:
         shapes = [
-            fit_views({1: detector.detect(decode_rgb(photo(), 1), 1).landmarks}, topology).shape
+            fit_views({1: detector.detect(decode_rgb(photo(), 1), 1)}, topology).shape
             for photo in (samples.astronaut_jpeg, samples.grace_hopper_jpeg)
         ]
     finally:

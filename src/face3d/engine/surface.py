@@ -212,25 +212,3 @@ def pn_midpoints(vertices: FloatArray, triangles: IntArray, edges: IntArray) -> 
     c2 = (2 * b + a + np.einsum("ij,ij->i", d, nb)[:, None] * nb) / 3
     middle = (a + 3 * c1 + 3 * c2 + b) / 8
     return np.concatenate([vertices, middle])
-
-
-def detail_weights(topology: FaceTopology) -> FloatArray:
-    """Per closed-mesh triangle, its texel density relative to the forehead's (uv.py)."""
-    from face3d.engine.uv import DETAIL_GAIN, MOUTH_INSIDE_GAIN
-
-    triangles = topology.triangles
-    gain = np.ones(len(triangles))
-    eyes = set(topology.holes[0]) | set(topology.holes[1])
-    lips = set(ids.LIPS)
-    for t, tri in enumerate(triangles.tolist()):
-        if any(v in eyes for v in tri) or all(v in lips for v in tri):
-            gain[t] = DETAIL_GAIN
-    eye_inside = {v for closure in topology.closures[:2] for ring in closure.rings for v in ring}
-    eye_inside |= {c.centre for c in topology.closures[:2] if c.centre is not None}
-    mouth_inside = set(topology.closures[MOUTH].rings[0])
-    for t, tri in enumerate(triangles.tolist()):
-        if any(v in eye_inside for v in tri):
-            gain[t] = DETAIL_GAIN
-        if any(v in mouth_inside for v in tri):
-            gain[t] = MOUTH_INSIDE_GAIN
-    return gain

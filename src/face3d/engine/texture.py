@@ -53,7 +53,7 @@ from face3d.engine.reference_face import reference_mesh
 from face3d.engine.segmentation import PersonMask
 from face3d.engine.surface import fine_mesh
 from face3d.engine.topology import face_topology
-from face3d.geometry import FloatArray, ImageArray, IntArray, vertex_normals
+from face3d.geometry import FloatArray, ImageArray, IntArray, triangle_areas, vertex_normals
 
 F32 = npt.NDArray[np.float32]
 
@@ -128,14 +128,28 @@ class Bake:
         return sources
 
 
+def prepare_tables() -> None:
+    """Make the layout's fixed tables now (an engine's start) rather than on its first bake."""
+    layout_raster(MAP_SIZE)
+    _texel_corners(MAP_SIZE)
+    _nearest_inside(MAP_SIZE)
+    _layout_side_mm()
+
+
 def texture_size(poses: Sequence[ViewPose]) -> int:
     """The texture's side for faces seen at these scales (pixels per millimetre): the smallest
     of TEXTURE_SIZES that holds the best view's detail, or the largest."""
-    area_mm2 = float(_areas(reference_mesh(), face_topology().triangles).sum())
-    layout_share = float(layout_raster(MAP_SIZE).inside.mean())
     scale = max(pose.to_camera.scale for pose in poses)
-    wanted = TEXELS_PER_PIXEL * scale * np.sqrt(area_mm2 / layout_share)
+    wanted = TEXELS_PER_PIXEL * scale * _layout_side_mm()
     return next((size for size in TEXTURE_SIZES if size >= 0.8 * wanted), TEXTURE_SIZES[-1])
+
+
+@cache
+def _layout_side_mm() -> float:
+    """How many millimetres of the reference face the texture's side spans."""
+    area_mm2 = float(triangle_areas(reference_mesh(), face_topology().triangles).sum())
+    layout_share = float(layout_raster(MAP_SIZE).inside.mean())
+    return float(np.sqrt(area_mm2 / layout_share))
 
 
 def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) -> Bake:
@@ -143,7 +157,7 @@ def bake_texture(views: Sequence[ViewImage], vertices: FloatArray, size: int) ->
     coarse = layout_raster(MAP_SIZE)
     triangles = fine_mesh().triangles
     normals = vertex_normals(vertices, triangles)
-    maps = [_view_map(view, vertices, normals, triangles, coarse) for view in views]
+    maps = [_view_map(view, vertices, normals, coarse) for view in views]
     facings = np.stack([m.facing for m in maps])
     seen = np.stack([m.confidence for m in maps])
     best = facings.max(axis=0)
@@ -219,14 +233,13 @@ def _view_map(
     view: ViewImage,
     vertices: FloatArray,
     normals: FloatArray,
-    triangles: IntArray,
     raster: UVRaster,
 ) -> _ViewMap:
     height, width = view.rgb.shape[:2]
     projected = view.pose.project(vertices)  # (x, y, depth) in the photo's pixels
     # The camera looks along +z of its frame: a surface faces it when its normal's z is < 0.
     facing_vertex = -(normals @ view.pose.to_camera.rotation.T)[:, 2]
-    corners, bary = _texel_corners(raster.size, triangles.tobytes())
+    corners, bary = _texel_corners(raster.size)
     per_texel = np.einsum("mk,mkd->md", bary, np.column_stack([projected, facing_vertex])[corners])
     where, facing = per_texel[:, :3], per_texel[:, 3]
     inside = (where[:, 0] >= -0.5) & (where[:, 0] <= width - 1.5) & (where[:, 1] >= -0.5)
@@ -245,11 +258,11 @@ def _view_map(
 
 
 @cache
-def _texel_corners(size: int, triangles: bytes) -> tuple[IntArray, FloatArray]:
-    """Per texel of the layout raster at `size`: its triangle's corners and its barycentric
-    coordinates (float64), the same for every view."""
+def _texel_corners(size: int) -> tuple[IntArray, FloatArray]:
+    """Per texel of the layout raster at `size`: its fine-mesh triangle's corners and its
+    barycentric coordinates (float64), the same for every view and every face."""
     raster = layout_raster(size)
-    corners = np.frombuffer(triangles, np.int64).reshape(-1, 3)[raster.triangle]
+    corners = fine_mesh().triangles[raster.triangle]
     return corners, raster.barycentric.astype(np.float64)
 
 
@@ -401,11 +414,6 @@ def _skin_colour(own: F32, confidence: F32, raster: UVRaster) -> F32:
     if not sure.any():
         return np.array([170.0, 140.0, 120.0], np.float32)
     return np.asarray(np.median(own[sure], axis=0), dtype=np.float32)
-
-
-def _areas(vertices: FloatArray, triangles: IntArray) -> FloatArray:
-    a, b, c = (vertices[triangles[:, k]] for k in range(3))
-    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2)
 
 
 def _jpeg(rgb: ImageArray) -> bytes:

@@ -30,9 +30,9 @@ from typing import Final
 
 import numpy as np
 
-from face3d.engine.landmark_ids import FOREHEAD
-from face3d.engine.topology import FaceTopology, boundary_loops, face_topology
-from face3d.geometry import FloatArray, IntArray
+from face3d.engine.landmark_ids import FOREHEAD, LIPS
+from face3d.engine.topology import MOUTH, FaceTopology, boundary_loops, face_topology
+from face3d.geometry import FloatArray, IntArray, triangle_areas
 
 # The oval's circle in (u, v); the margin keeps bilinear and mipmapped lookups near the rim
 # inside the filled texture.
@@ -50,12 +50,31 @@ MOUTH_INSIDE_GAIN: Final = 0.3
 def face_uv() -> FloatArray:
     """Texture coordinates (u, v), v up, of every vertex of `face_topology()`."""
     from face3d.engine.reference_face import reference_mesh
-    from face3d.engine.surface import detail_weights
 
     topology = face_topology()
     uv = even_layout(topology, reference_mesh(), detail_weights(topology), REFINEMENT_ROUNDS)
     uv.setflags(write=False)
     return uv
+
+
+def detail_weights(topology: FaceTopology) -> FloatArray:
+    """Per closed-mesh triangle, its texel density relative to the forehead's."""
+    triangles = topology.triangles
+    gain = np.ones(len(triangles))
+    eyes = set(topology.holes[0]) | set(topology.holes[1])
+    lips = set(LIPS)
+    for t, tri in enumerate(triangles.tolist()):
+        if any(v in eyes for v in tri) or all(v in lips for v in tri):
+            gain[t] = DETAIL_GAIN
+    eye_inside = {v for closure in topology.closures[:2] for ring in closure.rings for v in ring}
+    eye_inside |= {c.centre for c in topology.closures[:2] if c.centre is not None}
+    mouth_inside = set(topology.closures[MOUTH].rings[0])
+    for t, tri in enumerate(triangles.tolist()):
+        if any(v in eye_inside for v in tri):
+            gain[t] = DETAIL_GAIN
+        if any(v in mouth_inside for v in tri):
+            gain[t] = MOUTH_INSIDE_GAIN
+    return gain
 
 
 def even_layout(
@@ -69,7 +88,7 @@ def even_layout(
     boundary = np.array(topology.boundary)
     rim = np.linalg.norm(reference[boundary] - reference[np.roll(boundary, -1)], axis=1)
     rim = (rim + rim[_mirror_edge_order(boundary, mirror)]) / 2
-    target = gain * _areas3d(reference, triangles)
+    target = gain * triangle_areas(reference, triangles)
     target /= target.sum()
     mirrored_edges = _edge_index(edges, mirror[edges])
     weights = np.ones(len(edges))
@@ -165,11 +184,6 @@ def signed_areas(uv: FloatArray, triangles: IntArray) -> FloatArray:
     a, b, c = uv[triangles[:, 0]], uv[triangles[:, 1]], uv[triangles[:, 2]]
     ab, ac = b - a, c - a
     return np.asarray(ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0], dtype=np.float64)
-
-
-def _areas3d(vertices: FloatArray, triangles: IntArray) -> FloatArray:
-    a, b, c = (vertices[triangles[:, k]] for k in range(3))
-    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2)
 
 
 def _edge_index(edges: IntArray, wanted: IntArray) -> IntArray:

@@ -85,6 +85,7 @@ class EngineWorkers:
         if count < 1:
             raise ValueError("need at least one worker")
         self.count = count
+        self._start_timeout = start_timeout
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -130,9 +131,12 @@ class EngineWorkers:
                 return replacement
             self._workers = [w for w in self._workers if w is not dead] + [replacement]
         try:
-            replacement.wait_ready(DEFAULT_START_TIMEOUT_S)
+            replacement.wait_ready(self._start_timeout)
         except EngineLoadError:
             logger.exception("the replacement engine worker failed to start")
+            # Stopped, so that a late "ready" never answers a call (and each answer the call
+            # after it): the next call through it fails with WorkerDied and starts another.
+            replacement.stop()
         return replacement
 
 

@@ -42,7 +42,7 @@ def front() -> FloatArray:
 
     detector = FaceMeshDetector()
     try:
-        return detector.detect(decode_rgb(photos.astronaut_jpeg(), 1), 1).landmarks
+        return detector.detect(decode_rgb(photos.astronaut_jpeg(), 1), 1)
     finally:
         detector.close()
 

@@ -45,7 +45,7 @@ def vertices() -> FloatArray:
 
     detector = FaceMeshDetector()
     try:
-        landmarks = detector.detect(decode_rgb(photos.astronaut_jpeg(), 1), 1).landmarks
+        landmarks = detector.detect(decode_rgb(photos.astronaut_jpeg(), 1), 1)
     finally:
         detector.close()
     return surface_vertices(fit_views({1: landmarks}, face_topology()).shape)

@@ -12,6 +12,7 @@ from face3d.engine.uv import (
     DETAIL_GAIN,
     RADIUS,
     REFINEMENT_ROUNDS,
+    detail_weights,
     even_layout,
     face_uv,
     signed_areas,
@@ -32,7 +33,6 @@ def topology() -> FaceTopology:
 
 def test_layout_is_fixed(topology: FaceTopology) -> None:
     from face3d.engine.reference_face import reference_mesh
-    from face3d.engine.surface import detail_weights
 
     again = even_layout(topology, reference_mesh(), detail_weights(topology), REFINEMENT_ROUNDS)
 
@@ -88,8 +88,6 @@ def texel_density(uv: np.ndarray, topology: FaceTopology) -> np.ndarray:  # type
 
 
 def test_texel_density_is_even_with_more_for_the_eyes_and_lips(topology: FaceTopology) -> None:
-    from face3d.engine.surface import detail_weights
-
     gain = detail_weights(topology)
     plain = texel_density(
         tutte(topology.triangles, topology.boundary, topology.vertex_count, None), topology

@@ -72,6 +72,33 @@ def test_a_worker_that_dies_fails_its_call_and_is_replaced() -> None:
     assert all(not w._process.is_alive() for w in pool._workers)
 
 
+def test_a_replacement_too_slow_to_start_is_stopped_and_answers_stay_with_their_calls() -> None:
+    astronaut, hopper = {1: photos.astronaut_jpeg()}, {1: photos.grace_hopper_jpeg()}
+    pool = EngineWorkers(1)
+    try:
+        [worker] = pool._workers
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        pool._start_timeout = 0.01  # the replacement cannot load its engine in time
+
+        with pytest.raises(WorkerDied):
+            pool.reconstruct(astronaut, texture=False, mtl=False)
+        [slow] = pool._workers
+        assert not slow._process.is_alive()
+
+        pool._start_timeout = 180.0
+        with pytest.raises(WorkerDied):  # the stopped replacement fails the next call, once
+            pool.reconstruct(astronaut, texture=False, mtl=False)
+        # Each answer is its own call's, not the one before it.
+        answers = [
+            pool.reconstruct(images, texture=False, mtl=False) for images in (hopper, astronaut)
+        ]
+        assert answers[0] != answers[1]
+        assert pool.reconstruct(astronaut, texture=False, mtl=False) == answers[1]
+    finally:
+        pool.close()
+
+
 def test_one_worker_per_core_by_default() -> None:
     assert default_worker_count() == len(os.sched_getaffinity(0))
 
