@@ -3,6 +3,8 @@
 `live_server`: in this process, on a thread, with a fake engine (fast and deterministic).
 `engine_server`: `face3d serve` in a subprocess with the real engine; skipped where MediaPipe or
 face3d.engine is missing or does not load. The servers themselves are in `servers.py`.
+`engine`: one offline engine in this process for every module that reconstructs directly
+(MediaPipe's models load once per session).
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ from tests.e2e.servers import (
     wait_until_answering,
 )
 from tests.fakes import FakeEngine
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    pytest.importorskip("mediapipe", reason="the real engine needs MediaPipe")
+    from face3d.engine import Engine
+
+    with Engine() as loaded:
+        yield loaded
 
 
 @pytest.fixture(scope="module")

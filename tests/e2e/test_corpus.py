@@ -333,12 +333,6 @@ def photos() -> dict[str, Path] | corpus.Unavailable:
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    with Engine() as loaded:
-        yield loaded
-
-
-@pytest.fixture(scope="module")
 def judge() -> Iterator[Judge]:
     loaded = Judge()
     try:

@@ -8,9 +8,7 @@ renderer's tests.
 from __future__ import annotations
 
 import io
-import statistics
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -45,15 +43,6 @@ PHOTOS: dict[str, Callable[[], bytes]] = {
 }
 MESH_LANDMARKS = 468
 NOSE_TIP = 4
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    engine = Engine()
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -569,23 +558,6 @@ def test_the_face_detector_is_loaded_once_and_closed_with_the_engine(
         ]
         assert closed == []
     assert closed == [True, True]
-
-
-def test_counting_faces_costs_one_small_detector_pass() -> None:
-    picture = decode_rgb(two_portraits_jpeg(), 1)
-    detector = FullRangeFaceDetector()
-    try:
-        detector.detect(picture)  # the first run sets the graph up
-        times = []
-        for _ in range(10):
-            start = time.perf_counter()
-            detector.detect(picture)
-            times.append((time.perf_counter() - start) * 1000)
-    finally:
-        detector.close()
-
-    print(f"full-range face detector, 1024x600: median {statistics.median(times):.1f} ms")
-    assert statistics.median(times) < 100  # about 6 ms on a 2-core machine
 
 
 @pytest.mark.parametrize(

@@ -43,12 +43,6 @@ class FrontView:
 
 
 @pytest.fixture(scope="module")
-def engine() -> Any:
-    with Engine() as loaded:
-        yield loaded
-
-
-@pytest.fixture(scope="module")
 def scan() -> HeadScan:
     if not renderer_available():
         pytest.skip("no offscreen OpenGL on this machine")
