@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from face3d.cli.bucket import ENVIRONMENT_HELP, add_options, where
+from face3d.cli.bucket import ENVIRONMENT_HELP, add_options, connect, where
 from face3d.cli.progress import ProgressBar
 from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
 from face3d.settings import OperatorSettings, Settings
@@ -58,9 +58,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from face3d.function.backfill import Backfill, manifest_rows, write_manifest
-    from face3d.function.inventory import Inventory
     from face3d.function.redrive import lambda_replay
-    from face3d.function.storage import Storage
 
     if not args.rate > 0:
         raise PermanentError(INVALID_INPUT, "--rate must be more than 0")
@@ -72,15 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(
             INVALID_CONFIGURATION, "no function: pass --function-name or set FUNCTION_NAME"
         )
-    storage = Storage.connect(place.region)
-    inventory = Inventory(
-        storage,
-        place.bucket,
-        input_prefix=place.input_prefix,
-        result_prefix=place.result_prefix,
-        result_bucket=place.result_bucket,
-        stale_after=place.function_timeout_s,
-    )
+    storage, inventory = connect(place)
     bar = ProgressBar()
     try:
         statuses = inventory.sets(progress=bar)
