@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from face3d.cli.arguments import positive_number
 from face3d.cli.bucket import ENVIRONMENT_HELP, add_options, connect, where
 from face3d.cli.progress import ProgressBar
-from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
+from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 from face3d.settings import OperatorSettings, Settings
 
 BACKFILL_DESCRIPTION = f"""\
@@ -42,7 +43,11 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--function-name", metavar="F", help="the function to trigger (FUNCTION_NAME)"
     )
     backfill.add_argument(
-        "--rate", type=float, default=5.0, metavar="N", help="invocations a second at most (5)"
+        "--rate",
+        type=positive_number,
+        default=5.0,
+        metavar="N",
+        help="invocations a second at most (5)",
     )
     backfill.add_argument(
         "--dry-run", action="store_true", help="list the sets it would trigger; change nothing"
@@ -60,8 +65,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from face3d.function.backfill import Backfill, manifest_rows, write_manifest
     from face3d.function.redrive import lambda_replay
 
-    if not args.rate > 0:
-        raise PermanentError(INVALID_INPUT, "--rate must be more than 0")
     operator = OperatorSettings.from_environ()
     place = where(args, operator)
     function_name = args.function_name or operator.function_name
