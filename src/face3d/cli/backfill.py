@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from face3d.cli.bucket import ENVIRONMENT_HELP, add_options, where
+from face3d.cli.arguments import positive_number
+from face3d.cli.bucket import ENVIRONMENT_HELP, add_options, connect, where
 from face3d.cli.progress import ProgressBar
-from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
+from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 from face3d.settings import OperatorSettings, Settings
 
 BACKFILL_DESCRIPTION = f"""\
@@ -42,7 +43,11 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--function-name", metavar="F", help="the function to trigger (FUNCTION_NAME)"
     )
     backfill.add_argument(
-        "--rate", type=float, default=5.0, metavar="N", help="invocations a second at most (5)"
+        "--rate",
+        type=positive_number,
+        default=5.0,
+        metavar="N",
+        help="invocations a second at most (5)",
     )
     backfill.add_argument(
         "--dry-run", action="store_true", help="list the sets it would trigger; change nothing"
@@ -58,12 +63,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from face3d.function.backfill import Backfill, manifest_rows, write_manifest
-    from face3d.function.inventory import Inventory
     from face3d.function.redrive import lambda_replay
-    from face3d.function.storage import Storage
 
-    if not args.rate > 0:
-        raise PermanentError(INVALID_INPUT, "--rate must be more than 0")
     operator = OperatorSettings.from_environ()
     place = where(args, operator)
     function_name = args.function_name or operator.function_name
@@ -72,15 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(
             INVALID_CONFIGURATION, "no function: pass --function-name or set FUNCTION_NAME"
         )
-    storage = Storage.connect(place.region)
-    inventory = Inventory(
-        storage,
-        place.bucket,
-        input_prefix=place.input_prefix,
-        result_prefix=place.result_prefix,
-        result_bucket=place.result_bucket,
-        stale_after=place.function_timeout_s,
-    )
+    storage, inventory = connect(place)
     bar = ProgressBar()
     try:
         statuses = inventory.sets(progress=bar)

@@ -1,12 +1,17 @@
-"""Options shared by the commands that read the bucket (`status`, `backfill`)."""
+"""Options and the inventory shared by the commands that read the bucket (`status`, `backfill`)."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 from face3d.settings import OperatorSettings, folder_prefix, prefixes_apart
+
+if TYPE_CHECKING:
+    from face3d.function.inventory import Inventory
+    from face3d.function.storage import Storage
 
 ENVIRONMENT_HELP = """\
 Options default to the function's own variables: INPUT_BUCKET, RESULT_BUCKET, INPUT_PREFIX,
@@ -64,3 +69,22 @@ def where(args: argparse.Namespace, settings: OperatorSettings) -> Where:
         region=args.region,
         function_timeout_s=settings.function_timeout_s,
     )
+
+
+def connect(place: Where) -> tuple[Storage, Inventory]:
+    """The bucket and its sets where `place` says: one reading of a set's state, so that
+    `backfill` triggers exactly what `status` calls pending."""
+    # Imported here: the AWS SDK would cost every `face3d` command its import time.
+    from face3d.function.inventory import Inventory
+    from face3d.function.storage import Storage
+
+    storage = Storage.connect(place.region)
+    inventory = Inventory(
+        storage,
+        place.bucket,
+        input_prefix=place.input_prefix,
+        result_prefix=place.result_prefix,
+        result_bucket=place.result_bucket,
+        stale_after=place.function_timeout_s,
+    )
+    return storage, inventory

@@ -15,7 +15,6 @@ from face3d.client.results import InputObject, build_result, encode_document, se
 from face3d.client.retries import RetryPolicy
 from face3d.contract import View
 from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
-from face3d.function.secrets import fetch_credentials
 from face3d.settings import Settings
 
 EPILOG = """\
@@ -162,6 +161,9 @@ def _credential_source(secret_id: str | None, settings: Settings) -> CredentialS
         name, max_age = secret_id, settings.secret_max_age_s
 
         def from_secret(force: bool) -> Credentials:
+            # Imported here: the AWS SDK would cost every `face3d` command its import time.
+            from face3d.function.secrets import fetch_credentials
+
             return fetch_credentials(name, max_age=max_age, force=force)
 
         return from_secret

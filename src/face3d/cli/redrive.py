@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from face3d.errors import INVALID_CONFIGURATION, INVALID_INPUT, ConfigurationError, PermanentError
+from face3d.cli.arguments import positive_int
+from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 from face3d.settings import OperatorSettings, Settings
 
 REDRIVE_DESCRIPTION = """\
@@ -38,7 +39,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     redrive.add_argument("--queue-url", help="the stack's DeadLetterQueueUrl (DLQ_URL)")
     redrive.add_argument("--function-name", help="the stack's FunctionName (FUNCTION_NAME)")
     redrive.add_argument(
-        "--max", type=int, default=100, metavar="N", help="messages to read at most (100)"
+        "--max", type=positive_int, default=100, metavar="N", help="messages to read at most (100)"
     )
     redrive.add_argument(
         "--dry-run", action="store_true", help="print what would be replayed; change nothing"
@@ -64,8 +65,6 @@ def _redrive(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(
             INVALID_CONFIGURATION, "no function: pass --function-name or set FUNCTION_NAME"
         )
-    if args.max < 1:
-        raise PermanentError(INVALID_INPUT, "--max must be at least 1")
     sqs = sqs_client(args.region)
     replay = lambda_replay(function_name, args.region) if function_name else _nothing
     summary = redrive(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from face3d.cli.arguments import int_in, non_negative_int, positive_int, probability
 from face3d.contract import API_PATH
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError
 from face3d.server.workers import default_worker_count
@@ -58,13 +59,13 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     srv.add_argument(
         "--qps",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="refuse calls over N in any second with 403 CONCURRENCY_LIMIT_EXCEEDED",
     )
     srv.add_argument(
         "--fail-rate",
-        type=_probability,
+        type=probability,
         default=0.0,
         metavar="P",
         help="answer this share of calls (0..1) with 500 INTERNAL_ERROR (0)",
@@ -74,14 +75,14 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     srv.add_argument(
         "--latency-ms",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         metavar="MS",
         help="add MS milliseconds to every call (0)",
     )
     srv.add_argument(
         "--workers",
-        type=_worker_count,
+        type=_one_to_64,
         default=None,
         metavar="N",
         help=f"engine processes, each with its own engine, 1..64 (one per core here: "
@@ -89,7 +90,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     srv.add_argument(
         "--threads",
-        type=_thread_count,
+        type=_one_to_64,
         default=None,
         metavar="N",
         help="requests handled at once, 1..64 (two more than --workers, at least 4: reading "
@@ -189,41 +190,8 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
 
 
 def _port(text: str) -> int:
-    return _int_in(text, 0, 65535)
+    return int_in(text, 0, 65535)
 
 
-def _positive_int(text: str) -> int:
-    return _int_in(text, 1, None)
-
-
-def _non_negative_int(text: str) -> int:
-    return _int_in(text, 0, None)
-
-
-def _thread_count(text: str) -> int:
-    return _int_in(text, 1, 64)
-
-
-def _worker_count(text: str) -> int:
-    return _int_in(text, 1, 64)
-
-
-def _int_in(text: str, low: int, high: int | None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < low or (high is not None and value > high):
-        upper = "" if high is None else f"..{high}"
-        raise argparse.ArgumentTypeError(f"{value} is not in {low}{upper or ' or more'}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
-    return value
+def _one_to_64(text: str) -> int:
+    return int_in(text, 1, 64)

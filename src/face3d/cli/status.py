@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from face3d.cli.bucket import ENVIRONMENT_HELP, Where, add_options, where
+from face3d.cli.bucket import ENVIRONMENT_HELP, Where, add_options, connect, where
 from face3d.cli.progress import ProgressBar
 from face3d.errors import INVALID_INPUT, PermanentError, remedy
 from face3d.settings import OperatorSettings, Settings
@@ -62,18 +62,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from face3d.function.inventory import Inventory
-    from face3d.function.storage import Storage
-
     place = where(args, OperatorSettings.from_environ())
-    inventory = Inventory(
-        Storage.connect(place.region),
-        place.bucket,
-        input_prefix=place.input_prefix,
-        result_prefix=place.result_prefix,
-        result_bucket=place.result_bucket,
-        stale_after=place.function_timeout_s,
-    )
+    _, inventory = connect(place)
     if args.subject is not None:
         report = inventory.subject(args.subject)
         if report.status is None:

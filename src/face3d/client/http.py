@@ -168,7 +168,6 @@ class FaceppClient:
             )
 
         def attempt_once() -> Reconstruction:
-            self._wait_for_turn(deadline)
             response = self._send(request, deadline)
             try:
                 return _interpret(
@@ -228,6 +227,7 @@ class FaceppClient:
         slots = ",".join(str(view.number) for view in views)
         attempt = 0
         while True:
+            self._wait_for_turn(deadline, attempt)
             attempt += 1
             started = self._clock()
             try:
@@ -281,17 +281,24 @@ class FaceppClient:
             outcome,
         )
 
-    def _wait_for_turn(self, deadline: float | None) -> None:
+    def _wait_for_turn(self, deadline: float | None, attempts: int) -> None:
+        """Wait for the pacer's turn; with none before the deadline, give up at once: turns
+        only come later, so backing off and asking again would only spend the time left."""
         if self.pacer is None:
             return
         within = (
             None if deadline is None else deadline - self.retry.min_attempt_time - self._clock()
         )
         if not self.pacer.wait(within):
-            raise TransientError(
+            err = TransientError(
                 TIMEOUT,
                 "no turn within this caller's share of the QPS before the deadline; not sent",
             )
+            err.attempts = attempts
+            logger.warning(
+                "3dface: no turn before the deadline after %d attempt(s); giving up", attempts
+            )
+            raise err
 
     def _send(self, request: requests.PreparedRequest, deadline: float | None) -> requests.Response:
         # send() skips the environment merge that Session.request does; do it here so that

@@ -58,7 +58,6 @@ class Pacer:
         self.interval = callers * self.slot  # between this caller's turns
         self._clock = clock
         self._sleep = sleep
-        self._draw = draw
         self._offset = draw(callers)
         self._earliest = 0  # the first slot this caller may take next
         self._lock = threading.Lock()

@@ -78,10 +78,11 @@ def parse_success(
         raise bad("time_used is not an integer")
 
     obj = _decode_file(payload, "obj_file", bad)
-    _check_obj(obj, bad)
+    obj_lines = _text_lines(obj, OBJ_NAME, bad)  # read once: a dense mesh is megabytes of text
+    _check_obj(obj_lines, bad)
     mtl_data = _decode_file(payload, "mtl_file", bad) if mtl else None
     if mtl_data is not None:
-        _check_obj_references_mtl(obj, bad)
+        _check_obj_references_mtl(obj_lines, bad)
     texture_data = _decode_file(payload, "texture_img", bad) if texture else None
     if texture_data is not None:
         _check_jpeg(texture_data, bad)
@@ -118,18 +119,15 @@ def _text_lines(data: bytes, name: str, bad: _Bad) -> list[list[str]]:
     return [tokens for tokens in (line.split() for line in text.splitlines()) if tokens]
 
 
-def _check_obj(obj: bytes, bad: _Bad) -> None:
-    keywords = {tokens[0] for tokens in _text_lines(obj, OBJ_NAME, bad)}
+def _check_obj(obj_lines: list[list[str]], bad: _Bad) -> None:
+    keywords = {tokens[0] for tokens in obj_lines}
     # `vt` and `vn` lines do not count: a model needs positions and faces.
     if "v" not in keywords or "f" not in keywords:
         raise bad(f"{OBJ_NAME} has no vertex (v) or no face (f) line")
 
 
-def _check_obj_references_mtl(obj: bytes, bad: _Bad) -> None:
-    if not any(
-        tokens[0] == "mtllib" and MTL_NAME in tokens[1:]
-        for tokens in _text_lines(obj, OBJ_NAME, bad)
-    ):
+def _check_obj_references_mtl(obj_lines: list[list[str]], bad: _Bad) -> None:
+    if not any(tokens[0] == "mtllib" and MTL_NAME in tokens[1:] for tokens in obj_lines):
         raise bad(f"{OBJ_NAME} does not reference {MTL_NAME} (mtllib)")
 
 

@@ -90,6 +90,24 @@ def test_a_missing_option_names_its_variable(
     assert names in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["backfill", "--bucket", "face3d-data", "--rate", "0"], "--rate: 0 is not a number more"),
+        (["backfill", "--bucket", "face3d-data", "--rate", "nan"], "--rate: nan is not a number"),
+        (["backfill", "--bucket", "face3d-data", "--rate", "fast"], "--rate: not a number: 'fast'"),
+        (["redrive", "--queue-url", QUEUE_URL, "--max", "0"], "--max: 0 is not in 1 or more"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_before_any_aws_call(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert says in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["status", "backfill", "redrive"])
 def test_help_documents_the_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

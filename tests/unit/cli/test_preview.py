@@ -12,8 +12,11 @@ import pytest
 from face3d.cli.main import main
 
 
-def test_importing_the_cli_loads_no_rendering_modules() -> None:
+def test_importing_the_cli_loads_no_rendering_modules_and_no_aws_sdk() -> None:
     heavy = (
+        "boto3",
+        "botocore",
+        "aws_lambda_powertools",
         "numpy",
         "moderngl",
         "cv2",
@@ -25,7 +28,7 @@ def test_importing_the_cli_loads_no_rendering_modules() -> None:
         "face3d.viewer.preview",
         "face3d.viewer.shaders",
     )
-    code = f"import sys, face3d.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    code = f"import sys, face3d.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

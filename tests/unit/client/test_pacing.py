@@ -209,9 +209,24 @@ def test_no_call_is_sent_when_the_turn_comes_too_late(api: responses.RequestsMoc
     api.post(ENDPOINT, json=success_payload())
     client.reconstruct(CREDENTIALS, FRONT)
 
+    asked = fake_time.now
     with pytest.raises(Face3DError) as caught:
         client.reconstruct(CREDENTIALS, FRONT, time_budget=10.0)
 
-    assert caught.value.code == TIMEOUT
-    assert caught.value.transient
+    assert (caught.value.code, caught.value.transient, caught.value.attempts) == (TIMEOUT, True, 0)
     assert len(api.calls) == 1
+    # Given up at once: turns only come later, so no backoff could bring one before the deadline.
+    assert fake_time.now == asked
+
+
+def test_a_retry_whose_turn_comes_too_late_gives_up_at_once(api: responses.RequestsMock) -> None:
+    fake_time, jitter = FakeTime(), RecordingJitter()
+    client = paced_client(fake_time, jitter, callers=40, offsets=[0])  # a turn every 20 s
+    api.post(ENDPOINT, status=500, json=error_payload("INTERNAL_ERROR"))
+
+    with pytest.raises(Face3DError) as caught:
+        client.reconstruct(CREDENTIALS, FRONT, time_budget=10.0)
+
+    assert (caught.value.code, caught.value.attempts) == (TIMEOUT, 1)
+    assert len(api.calls) == 1
+    assert len(jitter.bounds) == 1  # one backoff after the 500, none after the missed turn
