@@ -243,17 +243,16 @@ class ClaimStore:
         """Whether `claim`'s holder may still be working on its set."""
         return claim is not None and claim.live(self._clock(), self._stale_after)
 
-    def record_report(self, held: HeldClaim, report: dict[str, Any]) -> bool:
-        """Record that `report` was sent to the DLQ; never raises. False if it was not recorded
-        (then a retry sends the message again: the one window of DESIGN.md section 6)."""
+    def record_report(self, held: HeldClaim, report: dict[str, Any]) -> None:
+        """Record that `report` was sent to the DLQ; never raises. Where it cannot be recorded,
+        a retry sends the message again: the one window of DESIGN.md section 6."""
         claim = replace(held.current, report=report, updated_at=self._clock())
         try:
             held.etag = self._write(held.bucket, held.key, claim, if_match=held.etag)
         except (ConditionFailed, Face3DError) as err:
             logger.warning("could not record that set %s was reported: %s", claim.fingerprint, err)
-            return False
+            return
         held.current = claim
-        return True
 
     def settle(self, held: HeldClaim, state: ClaimState) -> None:
         """Move a held claim to `state`; never raises (the outcome is recorded elsewhere)."""
