@@ -19,6 +19,7 @@ from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.secrets import fetch_credentials
 from tests import photos
 from tests.fakes import error_payload, success_payload
+from tests.integration.faults import Faults
 from tests.integration.harness import (
     API_KEY,
     API_SECRET,
@@ -133,7 +134,9 @@ def test_a_permanent_error_names_the_view_of_its_param(pipeline: Pipeline) -> No
     ]
 
 
-def test_the_failure_of_a_folder_set_names_its_input_versions(pipeline: Pipeline) -> None:
+def test_the_failure_of_a_folder_set_names_its_input_versions(
+    pipeline: Pipeline, faults: Faults
+) -> None:
     pipeline.api.post(ENDPOINT, json=error_payload("NO_FACE_FOUND:image_base64_2"), status=400)
 
     pipeline.invoke(put_front_and_left(pipeline))
@@ -144,6 +147,32 @@ def test_the_failure_of_a_folder_set_names_its_input_versions(pipeline: Pipeline
     assert body["inputs"] == expected_inputs(
         pipeline, {"front": "incoming/ada/front.jpg", "left": "incoming/ada/left.jpg"}
     )
+    # The versions are the downloads': the views are not looked at again.
+    assert faults.count("HeadObject", "incoming/ada/*.jpg") == 0
+
+
+def test_a_view_that_cannot_be_looked_at_leaves_its_version_unknown_in_the_failure(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    # A view we cannot read fails the set before any download: the versions come from HEADs.
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    pipeline.put("incoming/ada/left.gif", photos.as_gif(photos.grace_hopper_jpeg()))
+    event = pipeline.put("incoming/ada/manifest.json", manifest())
+    faults.fail("HeadObject", "incoming/ada/front.jpg", code="SlowDown", status=503)
+
+    assert pipeline.invoke(event) == {"failed": 1}
+
+    body = expect_failure(
+        pipeline,
+        subject="ada",
+        code="IMAGE_ERROR_UNSUPPORTED_FORMAT",
+        retryable=False,
+        error_json=True,
+    )
+    front, left = expected_inputs(
+        pipeline, {"front": "incoming/ada/front.jpg", "left": "incoming/ada/left.gif"}
+    )
+    assert body["inputs"] == [{**front, "version_id": None}, left]
 
 
 @pytest.mark.parametrize(

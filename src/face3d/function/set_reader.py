@@ -7,7 +7,7 @@ compute exactly the fingerprint the function computes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from face3d.client.results import InputObject
 from face3d.errors import INVALID_MANIFEST, S3_ERROR, Face3DError, PermanentError, TransientError
@@ -91,17 +91,22 @@ def superseded_now(storage: Storage, bucket: str, input_prefix: str, image_set: 
     return remade(image_set, manifest_now, listing)
 
 
-def inputs_with_versions(storage: Storage, image_set: ImageSet) -> list[InputObject]:
-    """The set's inputs with version ids (a folder listing has none): HEAD the views whose
-    ETag is still the set's. A failure to HEAD leaves that version unknown, never raises: the
+def inputs_with_versions(
+    storage: Storage, image_set: ImageSet, read: Mapping[str, StoredObject]
+) -> list[InputObject]:
+    """The set's inputs with version ids (a folder listing has none): from `read`, the views
+    already downloaded (pinned to the set's ETags) by key, else a HEAD of the views whose ETag
+    is still the set's. A failure to HEAD leaves that version unknown, never raises: the
     failure being recorded is reported all the same."""
     inputs = []
     for source in image_set.inputs():
         if source.version_id is None:
-            try:
-                current = storage.head(image_set.bucket, source.key)
-            except Face3DError:
-                current = None
+            current = read.get(source.key)
+            if current is None:
+                try:
+                    current = storage.head(image_set.bucket, source.key)
+                except Face3DError:
+                    current = None
             if current is not None and current.etag == source.etag:
                 source = InputObject(source.view, source.key, source.etag, current.version_id)
         inputs.append(source)
