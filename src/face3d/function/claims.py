@@ -277,12 +277,28 @@ class ClaimStore:
         if_none_match: bool = False,
         if_match: str | None = None,
     ) -> str:
-        return self._storage.write(
-            bucket,
-            key,
-            claim.encode(),
-            content_type="application/json",
-            if_none_match=if_none_match,
-            if_match=if_match,
-            tags=CLAIM_TAG,
-        ).etag
+        return write_claim(
+            self._storage, bucket, key, claim, if_none_match=if_none_match, if_match=if_match
+        )
+
+
+def write_claim(
+    storage: Storage,
+    bucket: str,
+    key: str,
+    claim: Claim,
+    *,
+    if_none_match: bool = False,
+    if_match: str | None = None,
+) -> str:
+    """Write `claim` at `key`, tagged for the lifecycle rule that expires claims; returns its
+    ETag. A conditional write that loses raises `ConditionFailed`."""
+    return storage.write(
+        bucket,
+        key,
+        claim.encode(),
+        content_type="application/json",
+        if_none_match=if_none_match,
+        if_match=if_match,
+        tags=CLAIM_TAG,
+    ).etag
