@@ -39,6 +39,16 @@ CLAIMS_PREFIX = "results/.claims/"
 OUTPUT_FILES = ("face.mtl", "face.obj", "tex.jpg")
 
 
+def manifest(document: dict[str, Any] | None = None) -> bytes:
+    """A manifest.json's bytes: `document`, or an empty object."""
+    return json.dumps(document or {}).encode()
+
+
+def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
+    """The JSON lines Powertools printed (the `json_logs` fixture's buffer)."""
+    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
+
+
 @dataclass
 class LambdaContext:
     """What the handler reads of Lambda's context object."""

@@ -27,6 +27,7 @@ from tests.integration.harness import (
     ScriptedApi,
     consistent_result,
     expect_failure,
+    manifest,
     merge_events,
     redrive,
     request_field,
@@ -39,10 +40,6 @@ RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))
 FUNCTION_TIMEOUT_S = 180  # the fixture's FUNCTION_TIMEOUT_S
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def claim_left_by(

@@ -33,6 +33,7 @@ from tests.integration.harness import (
     body_size,
     expect_failure,
     field_text,
+    manifest,
     request_field,
     sent_image,
 )
@@ -43,10 +44,6 @@ RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 TOO_LARGE = (413, "Request Entity Too Large")
 ROTATED = "rotated-secret-never-logged"
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def put_front_and_left(pipeline: Pipeline, left: bytes | None = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from tests.integration.harness import (
     Pipeline,
     consistent_result,
     expect_failure,
+    manifest,
     redrive,
 )
 
@@ -31,10 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarni
 RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 NO_FACE = error_payload("NO_FACE_FOUND:image_base64_1")
 FUNCTION_TIMEOUT_S = 180  # the fixture's FUNCTION_TIMEOUT_S
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def killed(pipeline: Pipeline, faults: Faults, event: dict[str, Any], request_id: str) -> None:

@@ -25,6 +25,8 @@ from tests.integration.harness import (
     field_text,
     image_fields,
     image_format,
+    log_lines,
+    manifest,
     merge_events,
     sent_image,
 )
@@ -37,14 +39,6 @@ ALL_RESULTS = sorted([*OUTPUT_FILES, "result.json"])
 def dimensions(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data)) as image:
         return image.size
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps({} if document is None else document).encode()
-
-
-def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
 
 
 # One-image sets.

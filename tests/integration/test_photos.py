@@ -9,9 +9,7 @@ ignored with one log line.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -26,6 +24,8 @@ from tests.integration.harness import (
     expect_failure,
     image_fields,
     image_format,
+    log_lines,
+    manifest,
     sent_image,
 )
 
@@ -34,20 +34,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarni
 ALL_RESULTS = sorted([*OUTPUT_FILES, "result.json"])
 
 
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps({} if document is None else document).encode()
-
-
 def heic() -> bytes:
     return photos.as_phone_photo(photos.grace_hopper_jpeg(), "HEIF", orientation=6)
 
 
 def avif() -> bytes:
     return photos.as_phone_photo(photos.astronaut_jpeg(), "AVIF", orientation=8)
-
-
-def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize(

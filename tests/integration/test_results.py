@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -23,16 +22,13 @@ from tests.integration.harness import (
     WriteSpy,
     expect_failure,
     is_timestamp,
+    manifest,
     sent_image,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
 RESULT_FILES = [*OUTPUT_FILES, "result.json"]
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def rows(matrix: list[float]) -> list[list[float]]:
