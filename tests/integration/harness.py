@@ -37,6 +37,8 @@ API_KEY, API_SECRET = "test-api-key-7d1c0b", "test-secret-never-logged"
 EVENT_TIME = "2026-11-24T12:00:00.000Z"
 CLAIMS_PREFIX = "results/.claims/"
 OUTPUT_FILES = ("face.mtl", "face.obj", "tex.jpg")
+RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])  # a finished set's folder
+FUNCTION_TIMEOUT_S = 180  # the `pipeline` fixture's: claims older than this are stale
 
 
 def manifest(document: dict[str, Any] | None = None) -> bytes:

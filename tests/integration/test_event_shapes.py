@@ -27,6 +27,7 @@ from tests.integration.harness import (
     ENDPOINT,
     OUTPUT_FILES,
     REGION,
+    RESULT_FILES,
     LambdaContext,
     Pipeline,
     ScriptedApi,
@@ -42,7 +43,6 @@ from tests.integration.harness import (
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))
 NO_FAILURES: dict[str, Any] = {"batchItemFailures": []}

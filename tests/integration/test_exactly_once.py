@@ -22,7 +22,8 @@ from tests.fakes import error_payload, success_payload
 from tests.integration.faults import Faults
 from tests.integration.harness import (
     ENDPOINT,
-    OUTPUT_FILES,
+    FUNCTION_TIMEOUT_S,
+    RESULT_FILES,
     Pipeline,
     ScriptedApi,
     consistent_result,
@@ -36,10 +37,8 @@ from tests.integration.harness import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))
-FUNCTION_TIMEOUT_S = 180  # the fixture's FUNCTION_TIMEOUT_S
 
 
 def claim_left_by(

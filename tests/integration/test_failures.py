@@ -24,7 +24,7 @@ from tests.integration.harness import (
     API_KEY,
     API_SECRET,
     ENDPOINT,
-    OUTPUT_FILES,
+    RESULT_FILES,
     SECRET_ID,
     LambdaContext,
     Pipeline,
@@ -40,7 +40,6 @@ from tests.integration.harness import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 TOO_LARGE = (413, "Request Entity Too Large")
 ROTATED = "rotated-secret-never-logged"

@@ -19,7 +19,9 @@ from tests.integration.faults import Faults, Killed
 from tests.integration.harness import (
     BUCKET,
     ENDPOINT,
+    FUNCTION_TIMEOUT_S,
     OUTPUT_FILES,
+    RESULT_FILES,
     Pipeline,
     consistent_result,
     expect_failure,
@@ -29,9 +31,7 @@ from tests.integration.harness import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 NO_FACE = error_payload("NO_FACE_FOUND:image_base64_1")
-FUNCTION_TIMEOUT_S = 180  # the fixture's FUNCTION_TIMEOUT_S
 
 
 def killed(pipeline: Pipeline, faults: Faults, event: dict[str, Any], request_id: str) -> None:

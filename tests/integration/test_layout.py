@@ -18,7 +18,7 @@ from tests.integration.harness import (
     API_SECRET,
     BUCKET,
     ENDPOINT,
-    OUTPUT_FILES,
+    RESULT_FILES,
     Pipeline,
     ReadSpy,
     expect_failure,
@@ -32,8 +32,6 @@ from tests.integration.harness import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
-ALL_RESULTS = sorted([*OUTPUT_FILES, "result.json"])
 
 
 def dimensions(data: bytes) -> tuple[int, int]:
@@ -78,7 +76,7 @@ def test_a_single_image_is_processed_at_once_and_arrives_as_jpeg(
     assert field_text(call, "api_secret") == API_SECRET
     assert field_text(call, "texture") == "1"
     assert field_text(call, "mtl") == "1"
-    assert pipeline.results("ada") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
     document = pipeline.json("results/ada/result.json")
     assert document["subject"] == "ada"
     assert document["views"] == ["front"]
@@ -138,7 +136,7 @@ def test_the_manifest_closes_a_three_view_set(pipeline: Pipeline) -> None:
         "left": "incoming/ada/left.png",
         "right": "incoming/ada/right.jpg",
     }
-    assert pipeline.results("ada") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
 
 
 def test_front_and_right_keep_their_api_numbers(pipeline: Pipeline) -> None:
@@ -203,7 +201,7 @@ def test_an_empty_manifest_finds_the_views_by_name_in_any_case(pipeline: Pipelin
     [
         (False, False, ["face.obj", "result.json"]),
         (False, True, ["face.mtl", "face.obj", "result.json"]),
-        (True, True, ALL_RESULTS),
+        (True, True, RESULT_FILES),
     ],
 )
 def test_texture_and_mtl_options_are_sent_and_followed(
@@ -365,7 +363,7 @@ def test_a_subject_with_spaces_and_non_ascii_lands_under_its_decoded_name(
     assert event["Records"][0]["s3"]["object"]["key"] != f"incoming/{subject}.jpg"  # encoded
     pipeline.invoke(event)
 
-    assert pipeline.results(subject) == ALL_RESULTS
+    assert pipeline.results(subject) == RESULT_FILES
     document = pipeline.json(f"results/{subject}/result.json")
     assert document["subject"] == subject
     assert document["inputs"]["front"]["key"] == f"incoming/{subject}.jpg"
@@ -383,7 +381,7 @@ def test_a_folder_subject_with_spaces_and_non_ascii(pipeline: Pipeline) -> None:
     pipeline.invoke(pipeline.put(f"incoming/{subject}/manifest.json", manifest()))
 
     assert image_fields(pipeline.api.calls[0]) == ["image_base64_1", "image_base64_2"]
-    assert pipeline.results(subject) == ALL_RESULTS
+    assert pipeline.results(subject) == RESULT_FILES
     assert pipeline.json(f"results/{subject}/result.json")["subject"] == subject
 
 
@@ -460,8 +458,8 @@ def test_several_records_in_one_event_are_each_handled(pipeline: Pipeline) -> No
 
     assert result == {"succeeded": 2, "failed": 1, "waiting": 1, "ignored": 1}
     assert len(pipeline.api.calls) == 2
-    assert pipeline.results("ada") == ALL_RESULTS
-    assert pipeline.results("grace") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
+    assert pipeline.results("grace") == RESULT_FILES
     assert pipeline.results("bob") == []
     expect_failure(
         pipeline, subject="tiny", code="INVALID_IMAGE_SIZE", retryable=False, error_json=True
@@ -477,7 +475,7 @@ def test_a_255_byte_subject_is_a_subject(pipeline: Pipeline) -> None:
         "succeeded": 1
     }
 
-    assert pipeline.results(subject) == ALL_RESULTS
+    assert pipeline.results(subject) == RESULT_FILES
 
 
 def test_objects_in_sub_folders_are_not_views_of_the_set(pipeline: Pipeline) -> None:
@@ -509,7 +507,7 @@ def test_the_configured_prefixes_are_followed(
     }
 
     assert len(pipeline.api.calls) == 1
-    assert pipeline.keys("faces/out/ada/") == [f"faces/out/ada/{name}" for name in ALL_RESULTS]
+    assert pipeline.keys("faces/out/ada/") == [f"faces/out/ada/{name}" for name in RESULT_FILES]
     assert pipeline.keys("results/") == []
     document = pipeline.json("faces/out/ada/result.json")
     assert document["outputs"]["face.obj"]["key"] == "faces/out/ada/face.obj"
@@ -533,11 +531,11 @@ def test_a_subject_named_like_the_claims_folder_keeps_its_results(pipeline: Pipe
     # The subject shares its folder with the claims, which consumers ignore; the lifecycle rule
     # expires only objects tagged as claims, never the subject's results.
     names = pipeline.results(".claims")
-    assert [n for n in names if n in ALL_RESULTS] == ALL_RESULTS
+    assert [n for n in names if n in RESULT_FILES] == RESULT_FILES
     for name in names:
         key = f"results/.claims/{name}"
         tags = pipeline.s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
-        assert (tags == [{"Key": "face3d", "Value": "claim"}]) == (name not in ALL_RESULTS), key
+        assert (tags == [{"Key": "face3d", "Value": "claim"}]) == (name not in RESULT_FILES), key
 
 
 def test_two_images_for_one_view_need_the_manifest_to_name_one(pipeline: Pipeline) -> None:
