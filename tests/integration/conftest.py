@@ -115,9 +115,6 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> WriteSpy:
     real_write = Storage.write
 
     def write(self: Storage, bucket: str, key: str, data: bytes, **kwargs: Any) -> str:
-        failure = spy.fail_once.pop(key, None)
-        if failure is not None:
-            raise failure
         etag = real_write(self, bucket, key, data, **kwargs)
         spy.keys.append(key)
         return etag

@@ -379,10 +379,9 @@ class ScriptedApi:
 
 @dataclass
 class WriteSpy:
-    """The keys the pipeline wrote, in order; `fail_once` makes one key's write fail once."""
+    """The keys the pipeline wrote, in order (faults.py makes writes fail)."""
 
     keys: list[str] = field(default_factory=list)
-    fail_once: dict[str, Exception] = field(default_factory=dict)
 
     def results(self) -> list[str]:
         return [key for key in self.keys if not key.startswith(CLAIMS_PREFIX)]

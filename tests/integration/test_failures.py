@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from face3d.client.http import Credentials
-from face3d.errors import S3_ERROR, SQS_ERROR, ConfigurationError, TransientError
+from face3d.errors import SQS_ERROR, ConfigurationError, TransientError
 from face3d.function import handler
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.secrets import fetch_credentials
@@ -29,7 +29,6 @@ from tests.integration.harness import (
     LambdaContext,
     Pipeline,
     ScriptedApi,
-    WriteSpy,
     body_size,
     expect_failure,
     field_text,
@@ -390,10 +389,10 @@ def test_a_transient_error_then_success_inside_one_invocation(pipeline: Pipeline
 
 
 def test_a_failed_write_halfway_is_given_back_and_the_retry_completes_the_set(
-    pipeline: Pipeline, writes: WriteSpy
+    pipeline: Pipeline, faults: Faults
 ) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
-    writes.fail_once["results/ada/tex.jpg"] = TransientError(S3_ERROR, "S3 write: SlowDown")
+    faults.fail("PutObject", "results/ada/tex.jpg", code="SlowDown", status=503)
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
 
     error = pipeline.fail(event, "req-1")

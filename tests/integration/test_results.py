@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from face3d.contract import View
-from face3d.errors import S3_ERROR, TransientError
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.harness import (
@@ -43,19 +42,6 @@ def test_result_json_is_written_last(pipeline: Pipeline, writes: WriteSpy) -> No
     written = writes.results()
     assert sorted(written) == sorted(f"results/ada/{name}" for name in RESULT_FILES)
     assert written[-1] == "results/ada/result.json"
-
-
-def test_a_failed_write_of_an_output_leaves_no_result_json(
-    pipeline: Pipeline, writes: WriteSpy
-) -> None:
-    pipeline.api.post(ENDPOINT, json=success_payload())
-    writes.fail_once["results/ada/tex.jpg"] = TransientError(S3_ERROR, "S3 write: SlowDown")
-
-    error = pipeline.fail(pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg()))
-
-    assert isinstance(error, TransientError)
-    assert "result.json" not in pipeline.results("ada")
-    assert pipeline.messages() == []
 
 
 def test_result_json_describes_the_set(pipeline: Pipeline) -> None:
