@@ -13,6 +13,7 @@ from PIL import Image
 from face3d.contract import View
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
+from tests.integration.faults import Faults
 from tests.integration.harness import (
     API_KEY,
     API_SECRET,
@@ -137,6 +138,24 @@ def test_the_manifest_closes_a_three_view_set(pipeline: Pipeline) -> None:
         "right": "incoming/ada/right.jpg",
     }
     assert pipeline.results("ada") == RESULT_FILES
+
+
+def test_a_folder_sets_manifest_and_views_are_each_downloaded_once(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload([View.FRONT, View.LEFT]))
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    pipeline.put("incoming/ada/left.png", photos.grace_hopper_png())
+    event = pipeline.put("incoming/ada/manifest.json", manifest())
+    faults.calls.clear()
+
+    assert pipeline.invoke(event) == {"succeeded": 1}
+
+    for key in ("manifest.json", "front.jpg", "left.png"):
+        assert faults.count("GetObject", f"incoming/ada/{key}") == 1, key
+    # The manifest is looked at again only for a newer set: before the claim, and before the
+    # commit of result.json.
+    assert faults.count("HeadObject", "incoming/ada/manifest.json") == 2
 
 
 def test_front_and_right_keep_their_api_numbers(pipeline: Pipeline) -> None:

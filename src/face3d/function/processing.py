@@ -46,11 +46,14 @@ from face3d.function.layout import (
     folder_prefix,
     result_folder,
 )
-from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 from face3d.function.publication import FINGERPRINT_METADATA, Commit, Destination, Publisher
 from face3d.function.result_events import ResultEvents
-from face3d.function.set_reader import inputs_with_versions, read_manifest, superseded_now
+from face3d.function.set_reader import (
+    inputs_with_versions,
+    read_latest_manifest,
+    superseded_now,
+)
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
@@ -216,22 +219,13 @@ class SetProcessor:
             return single_image_set(info.subject, upload.bucket, image)
         # The manifest first, then the folder: the views listed are at least those its version
         # (recorded for `superseded_now`) closed the set with.
-        manifest_object = self._storage.head(upload.bucket, upload.key)
+        manifest = read_latest_manifest(self._storage, upload.bucket, upload.key)
         listing = self._storage.list_folder(upload.bucket, self._folder(info.subject))
-        if manifest_object is None:
+        if manifest is None:
             gone = PermanentError(MISSING_VIEW, f"{upload.key} is gone")
             placeholder = StoredObject(upload.key, "", 0)
             return folder_set(info.subject, upload.bucket, placeholder, gone, listing)
-        return folder_set(
-            info.subject,
-            upload.bucket,
-            manifest_object,
-            self._manifest(upload.bucket, manifest_object),
-            listing,
-        )
-
-    def _manifest(self, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
-        return read_manifest(self._storage, bucket, stored)
+        return folder_set(info.subject, upload.bucket, *manifest, listing)
 
     def _finished_before(
         self, bucket: str, folder: str, fingerprint: str, retry_failed: bool = False

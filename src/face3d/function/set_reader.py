@@ -28,14 +28,36 @@ from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 def read_manifest(storage: Storage, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
     """The manifest in `stored` (pinned to its ETag), or the permanent problem it has."""
     if stored.size > MAX_MANIFEST_BYTES:
-        return PermanentError(
-            INVALID_MANIFEST,
-            f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}",
-        )
+        return _too_large(stored)
     try:
         data, _ = storage.read(bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag)
     except (ObjectMissing, ConditionFailed) as exc:
         raise TransientError(S3_ERROR, f"{stored.key} changed while read") from exc
+    return _parsed(data)
+
+
+def read_latest_manifest(
+    storage: Storage, bucket: str, key: str
+) -> tuple[StoredObject, Manifest | Face3DError] | None:
+    """The manifest at `key` as it is now, read in one GET, or None if there is none: the
+    object (for the set's fingerprint) and its content, or the permanent problem it has."""
+    try:
+        data, stored = storage.read(bucket, key, max_bytes=MAX_MANIFEST_BYTES)
+    except ObjectMissing:
+        return None
+    except PermanentError:  # over MAX_MANIFEST_BYTES, not downloaded: what is it?
+        oversized = storage.head(bucket, key)
+        return None if oversized is None else (oversized, _too_large(oversized))
+    return stored, _parsed(data)
+
+
+def _too_large(stored: StoredObject) -> PermanentError:
+    return PermanentError(
+        INVALID_MANIFEST, f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}"
+    )
+
+
+def _parsed(data: bytes) -> Manifest | Face3DError:
     try:
         return parse_manifest(data)
     except PermanentError as problem:
