@@ -37,6 +37,18 @@ API_KEY, API_SECRET = "test-api-key-7d1c0b", "test-secret-never-logged"
 EVENT_TIME = "2026-11-24T12:00:00.000Z"
 CLAIMS_PREFIX = "results/.claims/"
 OUTPUT_FILES = ("face.mtl", "face.obj", "tex.jpg")
+RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])  # a finished set's folder
+FUNCTION_TIMEOUT_S = 180  # the `pipeline` fixture's: claims older than this are stale
+
+
+def manifest(document: dict[str, Any] | None = None) -> bytes:
+    """A manifest.json's bytes: `document`, or an empty object."""
+    return json.dumps(document or {}).encode()
+
+
+def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
+    """The JSON lines Powertools printed (the `json_logs` fixture's buffer)."""
+    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
 
 
 @dataclass
@@ -367,10 +379,9 @@ class ScriptedApi:
 
 @dataclass
 class WriteSpy:
-    """The keys the pipeline wrote, in order; `fail_once` makes one key's write fail once."""
+    """The keys the pipeline wrote, in order (faults.py makes writes fail)."""
 
     keys: list[str] = field(default_factory=list)
-    fail_once: dict[str, Exception] = field(default_factory=dict)
 
     def results(self) -> list[str]:
         return [key for key in self.keys if not key.startswith(CLAIMS_PREFIX)]

@@ -27,11 +27,13 @@ from tests.integration.harness import (
     ENDPOINT,
     OUTPUT_FILES,
     REGION,
+    RESULT_FILES,
     LambdaContext,
     Pipeline,
     ScriptedApi,
     eventbridge_event,
     expect_failure,
+    log_lines,
     merge_events,
     sns_envelope,
     sqs_batch,
@@ -41,14 +43,9 @@ from tests.integration.harness import (
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))
 NO_FAILURES: dict[str, Any] = {"batchItemFailures": []}
-
-
-def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
 
 
 def ignored_lines(json_logs: io.StringIO) -> list[str]:

@@ -19,13 +19,16 @@ from face3d.function import handler
 from face3d.function.redrive import Decision, decide
 from tests import photos
 from tests.fakes import error_payload, success_payload
+from tests.integration.faults import Faults
 from tests.integration.harness import (
     ENDPOINT,
-    OUTPUT_FILES,
+    FUNCTION_TIMEOUT_S,
+    RESULT_FILES,
     Pipeline,
     ScriptedApi,
     consistent_result,
     expect_failure,
+    manifest,
     merge_events,
     redrive,
     request_field,
@@ -34,14 +37,8 @@ from tests.integration.harness import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))
-FUNCTION_TIMEOUT_S = 180  # the fixture's FUNCTION_TIMEOUT_S
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def claim_left_by(
@@ -66,16 +63,19 @@ def claim_left_by(
 # Duplicates.
 
 
-def test_a_duplicate_delivery_makes_no_second_call(pipeline: Pipeline) -> None:
+def test_a_duplicate_delivery_makes_no_second_call(pipeline: Pipeline, faults: Faults) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
 
     assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
     result = pipeline.read("results/ada/result.json")
+    faults.calls.clear()
     assert pipeline.invoke(event, "req-2") == {"duplicate": 1}
     assert pipeline.invoke(event, "req-1") == {"duplicate": 1}
 
     assert len(pipeline.api.calls) == 1
+    # Each finds result.json with one HEAD, and tidies the folder from that same look.
+    assert faults.count("HeadObject", "results/ada/result.json") == 2
     assert pipeline.read("results/ada/result.json") == result
     assert len(pipeline.versions("results/ada/result.json")) == 1
     assert pipeline.messages() == []

@@ -13,39 +13,35 @@ import pytest
 import requests
 
 from face3d.client.http import Credentials
-from face3d.errors import S3_ERROR, SQS_ERROR, ConfigurationError, TransientError
+from face3d.errors import SQS_ERROR, ConfigurationError, TransientError
 from face3d.function import handler
 from face3d.function.dead_letters import DeadLetterQueue
 from face3d.function.secrets import fetch_credentials
 from tests import photos
 from tests.fakes import error_payload, success_payload
+from tests.integration.faults import Faults
 from tests.integration.harness import (
     API_KEY,
     API_SECRET,
     ENDPOINT,
-    OUTPUT_FILES,
+    RESULT_FILES,
     SECRET_ID,
     LambdaContext,
     Pipeline,
     ScriptedApi,
-    WriteSpy,
     body_size,
     expect_failure,
     field_text,
+    manifest,
     request_field,
     sent_image,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 SUCCESS = (200, success_payload())
 TOO_LARGE = (413, "Request Entity Too Large")
 ROTATED = "rotated-secret-never-logged"
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def put_front_and_left(pipeline: Pipeline, left: bytes | None = None) -> dict[str, Any]:
@@ -133,7 +129,9 @@ def test_a_permanent_error_names_the_view_of_its_param(pipeline: Pipeline) -> No
     ]
 
 
-def test_the_failure_of_a_folder_set_names_its_input_versions(pipeline: Pipeline) -> None:
+def test_the_failure_of_a_folder_set_names_its_input_versions(
+    pipeline: Pipeline, faults: Faults
+) -> None:
     pipeline.api.post(ENDPOINT, json=error_payload("NO_FACE_FOUND:image_base64_2"), status=400)
 
     pipeline.invoke(put_front_and_left(pipeline))
@@ -144,6 +142,32 @@ def test_the_failure_of_a_folder_set_names_its_input_versions(pipeline: Pipeline
     assert body["inputs"] == expected_inputs(
         pipeline, {"front": "incoming/ada/front.jpg", "left": "incoming/ada/left.jpg"}
     )
+    # The versions are the downloads': the views are not looked at again.
+    assert faults.count("HeadObject", "incoming/ada/*.jpg") == 0
+
+
+def test_a_view_that_cannot_be_looked_at_leaves_its_version_unknown_in_the_failure(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    # A view we cannot read fails the set before any download: the versions come from HEADs.
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    pipeline.put("incoming/ada/left.gif", photos.as_gif(photos.grace_hopper_jpeg()))
+    event = pipeline.put("incoming/ada/manifest.json", manifest())
+    faults.fail("HeadObject", "incoming/ada/front.jpg", code="SlowDown", status=503)
+
+    assert pipeline.invoke(event) == {"failed": 1}
+
+    body = expect_failure(
+        pipeline,
+        subject="ada",
+        code="IMAGE_ERROR_UNSUPPORTED_FORMAT",
+        retryable=False,
+        error_json=True,
+    )
+    front, left = expected_inputs(
+        pipeline, {"front": "incoming/ada/front.jpg", "left": "incoming/ada/left.gif"}
+    )
+    assert body["inputs"] == [{**front, "version_id": None}, left]
 
 
 @pytest.mark.parametrize(
@@ -365,10 +389,10 @@ def test_a_transient_error_then_success_inside_one_invocation(pipeline: Pipeline
 
 
 def test_a_failed_write_halfway_is_given_back_and_the_retry_completes_the_set(
-    pipeline: Pipeline, writes: WriteSpy
+    pipeline: Pipeline, faults: Faults
 ) -> None:
     pipeline.api.post(ENDPOINT, json=success_payload())
-    writes.fail_once["results/ada/tex.jpg"] = TransientError(S3_ERROR, "S3 write: SlowDown")
+    faults.fail("PutObject", "results/ada/tex.jpg", code="SlowDown", status=503)
     event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
 
     error = pipeline.fail(event, "req-1")

@@ -13,28 +13,26 @@ from typing import Any
 import pytest
 
 from face3d.errors import TransientError
+from face3d.function import processing
 from tests import photos
 from tests.fakes import error_payload, success_payload
-from tests.integration.faults import Faults, Killed
+from tests.integration.faults import Faults, Killed, Rule
 from tests.integration.harness import (
     BUCKET,
     ENDPOINT,
+    FUNCTION_TIMEOUT_S,
     OUTPUT_FILES,
+    RESULT_FILES,
     Pipeline,
     consistent_result,
     expect_failure,
+    manifest,
     redrive,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 NO_FACE = error_payload("NO_FACE_FOUND:image_base64_1")
-FUNCTION_TIMEOUT_S = 180  # the fixture's FUNCTION_TIMEOUT_S
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def killed(pipeline: Pipeline, faults: Faults, event: dict[str, Any], request_id: str) -> None:
@@ -659,6 +657,95 @@ def test_a_claim_that_cannot_be_written_gives_the_event_back(
     assert isinstance(pipeline.fail(event, "req-1"), TransientError)
     assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
     assert len(pipeline.api.calls) == 1
+
+
+def test_a_claim_that_cannot_be_settled_leaves_the_success_a_success(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+    # The claim's second write: marking it done.
+    faults.fail("PutObject", "results/.claims/*.json", skip=1)
+
+    assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
+
+    assert consistent_result(pipeline, "ada") is not None
+    assert pipeline.only_claim()[1]["state"] == "held"  # stale in time; result.json stands
+    assert pipeline.invoke(event, "req-2") == {"duplicate": 1}
+    assert len(pipeline.api.calls) == 1
+    assert pipeline.messages() == []
+
+
+def test_a_newer_set_that_cannot_be_checked_for_before_the_claim_does_not_stop_the_set(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+    # A single image's first listing is the look for a newer set of the subject before the claim.
+    faults.fail("ListObjectsV2", code="SlowDown", status=503)
+
+    assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
+
+    assert consistent_result(pipeline, "ada") is not None
+    assert faults.count("ListObjectsV2") == 2  # checked again, as always, before the commit
+
+
+def test_result_json_changing_under_every_commit_gives_the_set_back_paid_once(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+
+    writes = iter(range(5))
+
+    def another_writer() -> None:  # each time other bytes, so another ETag
+        pipeline.s3.put_object(
+            Bucket=BUCKET,
+            Key="results/ada/result.json",
+            Body=json.dumps({"outputs": {}, "write": next(writes)}).encode(),
+            Metadata={"fingerprint": "0" * 64},
+        )
+
+    for lost in range(5):  # every compare-and-swap loses
+        faults.rules.append(
+            Rule("PutObject", "results/ada/result.json", skip=lost, meanwhile=another_writer)
+        )
+
+    error = pipeline.fail(event, "req-1")
+
+    assert isinstance(error, TransientError)
+    assert "kept changing" in error.message
+    assert pipeline.results("ada") == ["result.json"]  # its outputs taken back
+    assert pipeline.only_claim()[1]["state"] == "released"
+    assert pipeline.invoke(event, "req-1") == {"succeeded": 1}
+    assert consistent_result(pipeline, "ada") is not None
+    assert len(pipeline.api.calls) == 1
+    assert pipeline.messages() == []
+
+
+def test_a_bug_gives_the_set_back_and_takes_back_what_it_wrote(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload())
+    event = pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg())
+    real_build_result = processing.build_result
+    bugs = [RuntimeError("a bug between the outputs and result.json")]
+
+    def build_result(**fields: Any) -> dict[str, Any]:
+        if bugs:
+            raise bugs.pop()
+        return real_build_result(**fields)
+
+    monkeypatch.setattr(processing, "build_result", build_result)
+
+    assert isinstance(pipeline.fail(event, "req-1"), RuntimeError)
+
+    assert pipeline.results("ada") == []  # the outputs it wrote are deleted
+    assert pipeline.only_claim()[1]["state"] == "released"
+    assert pipeline.invoke(event, "req-2") == {"succeeded": 1}  # taken at once, not stale
+    assert consistent_result(pipeline, "ada") is not None
+    assert len(pipeline.api.calls) == 1  # from the stored answer
+    assert pipeline.messages() == []
 
 
 def pattern(key: str | None) -> str | None:

@@ -13,38 +13,31 @@ from PIL import Image
 from face3d.contract import View
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
+from tests.integration.faults import Faults
 from tests.integration.harness import (
     API_KEY,
     API_SECRET,
     BUCKET,
     ENDPOINT,
-    OUTPUT_FILES,
+    RESULT_FILES,
     Pipeline,
     ReadSpy,
     expect_failure,
     field_text,
     image_fields,
     image_format,
+    log_lines,
+    manifest,
     merge_events,
     sent_image,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
-ALL_RESULTS = sorted([*OUTPUT_FILES, "result.json"])
-
 
 def dimensions(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data)) as image:
         return image.size
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps({} if document is None else document).encode()
-
-
-def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
 
 
 # One-image sets.
@@ -84,7 +77,7 @@ def test_a_single_image_is_processed_at_once_and_arrives_as_jpeg(
     assert field_text(call, "api_secret") == API_SECRET
     assert field_text(call, "texture") == "1"
     assert field_text(call, "mtl") == "1"
-    assert pipeline.results("ada") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
     document = pipeline.json("results/ada/result.json")
     assert document["subject"] == "ada"
     assert document["views"] == ["front"]
@@ -144,7 +137,25 @@ def test_the_manifest_closes_a_three_view_set(pipeline: Pipeline) -> None:
         "left": "incoming/ada/left.png",
         "right": "incoming/ada/right.jpg",
     }
-    assert pipeline.results("ada") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
+
+
+def test_a_folder_sets_manifest_and_views_are_each_downloaded_once(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    pipeline.api.post(ENDPOINT, json=success_payload([View.FRONT, View.LEFT]))
+    pipeline.put("incoming/ada/front.jpg", photos.astronaut_jpeg())
+    pipeline.put("incoming/ada/left.png", photos.grace_hopper_png())
+    event = pipeline.put("incoming/ada/manifest.json", manifest())
+    faults.calls.clear()
+
+    assert pipeline.invoke(event) == {"succeeded": 1}
+
+    for key in ("manifest.json", "front.jpg", "left.png"):
+        assert faults.count("GetObject", f"incoming/ada/{key}") == 1, key
+    # The manifest is looked at again only for a newer set: before the claim, and before the
+    # commit of result.json.
+    assert faults.count("HeadObject", "incoming/ada/manifest.json") == 2
 
 
 def test_front_and_right_keep_their_api_numbers(pipeline: Pipeline) -> None:
@@ -209,7 +220,7 @@ def test_an_empty_manifest_finds_the_views_by_name_in_any_case(pipeline: Pipelin
     [
         (False, False, ["face.obj", "result.json"]),
         (False, True, ["face.mtl", "face.obj", "result.json"]),
-        (True, True, ALL_RESULTS),
+        (True, True, RESULT_FILES),
     ],
 )
 def test_texture_and_mtl_options_are_sent_and_followed(
@@ -371,7 +382,7 @@ def test_a_subject_with_spaces_and_non_ascii_lands_under_its_decoded_name(
     assert event["Records"][0]["s3"]["object"]["key"] != f"incoming/{subject}.jpg"  # encoded
     pipeline.invoke(event)
 
-    assert pipeline.results(subject) == ALL_RESULTS
+    assert pipeline.results(subject) == RESULT_FILES
     document = pipeline.json(f"results/{subject}/result.json")
     assert document["subject"] == subject
     assert document["inputs"]["front"]["key"] == f"incoming/{subject}.jpg"
@@ -389,7 +400,7 @@ def test_a_folder_subject_with_spaces_and_non_ascii(pipeline: Pipeline) -> None:
     pipeline.invoke(pipeline.put(f"incoming/{subject}/manifest.json", manifest()))
 
     assert image_fields(pipeline.api.calls[0]) == ["image_base64_1", "image_base64_2"]
-    assert pipeline.results(subject) == ALL_RESULTS
+    assert pipeline.results(subject) == RESULT_FILES
     assert pipeline.json(f"results/{subject}/result.json")["subject"] == subject
 
 
@@ -466,8 +477,8 @@ def test_several_records_in_one_event_are_each_handled(pipeline: Pipeline) -> No
 
     assert result == {"succeeded": 2, "failed": 1, "waiting": 1, "ignored": 1}
     assert len(pipeline.api.calls) == 2
-    assert pipeline.results("ada") == ALL_RESULTS
-    assert pipeline.results("grace") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
+    assert pipeline.results("grace") == RESULT_FILES
     assert pipeline.results("bob") == []
     expect_failure(
         pipeline, subject="tiny", code="INVALID_IMAGE_SIZE", retryable=False, error_json=True
@@ -483,7 +494,7 @@ def test_a_255_byte_subject_is_a_subject(pipeline: Pipeline) -> None:
         "succeeded": 1
     }
 
-    assert pipeline.results(subject) == ALL_RESULTS
+    assert pipeline.results(subject) == RESULT_FILES
 
 
 def test_objects_in_sub_folders_are_not_views_of_the_set(pipeline: Pipeline) -> None:
@@ -515,7 +526,7 @@ def test_the_configured_prefixes_are_followed(
     }
 
     assert len(pipeline.api.calls) == 1
-    assert pipeline.keys("faces/out/ada/") == [f"faces/out/ada/{name}" for name in ALL_RESULTS]
+    assert pipeline.keys("faces/out/ada/") == [f"faces/out/ada/{name}" for name in RESULT_FILES]
     assert pipeline.keys("results/") == []
     document = pipeline.json("faces/out/ada/result.json")
     assert document["outputs"]["face.obj"]["key"] == "faces/out/ada/face.obj"
@@ -539,11 +550,11 @@ def test_a_subject_named_like_the_claims_folder_keeps_its_results(pipeline: Pipe
     # The subject shares its folder with the claims, which consumers ignore; the lifecycle rule
     # expires only objects tagged as claims, never the subject's results.
     names = pipeline.results(".claims")
-    assert [n for n in names if n in ALL_RESULTS] == ALL_RESULTS
+    assert [n for n in names if n in RESULT_FILES] == RESULT_FILES
     for name in names:
         key = f"results/.claims/{name}"
         tags = pipeline.s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
-        assert (tags == [{"Key": "face3d", "Value": "claim"}]) == (name not in ALL_RESULTS), key
+        assert (tags == [{"Key": "face3d", "Value": "claim"}]) == (name not in RESULT_FILES), key
 
 
 def test_two_images_for_one_view_need_the_manifest_to_name_one(pipeline: Pipeline) -> None:

@@ -9,9 +9,7 @@ ignored with one log line.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -20,22 +18,18 @@ from tests import photos
 from tests.fakes import success_payload
 from tests.integration.harness import (
     ENDPOINT,
-    OUTPUT_FILES,
+    RESULT_FILES,
     Pipeline,
     ReadSpy,
     expect_failure,
     image_fields,
     image_format,
+    log_lines,
+    manifest,
     sent_image,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
-ALL_RESULTS = sorted([*OUTPUT_FILES, "result.json"])
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps({} if document is None else document).encode()
 
 
 def heic() -> bytes:
@@ -44,10 +38,6 @@ def heic() -> bytes:
 
 def avif() -> bytes:
     return photos.as_phone_photo(photos.astronaut_jpeg(), "AVIF", orientation=8)
-
-
-def log_lines(json_logs: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +72,7 @@ def test_a_phone_photo_in_heic_or_avif_is_reconstructed(
     assert "converted to sRGB from Display P3" in front["transformations"]
     assert f"converted {original_format}->JPEG" in front["transformations"]
     assert any(t.startswith("rotated (EXIF orientation") for t in front["transformations"])
-    assert pipeline.results("ada") == ALL_RESULTS
+    assert pipeline.results("ada") == RESULT_FILES
     assert pipeline.messages() == []
 
 

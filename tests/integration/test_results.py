@@ -6,13 +6,11 @@ import base64
 import hashlib
 import io
 import json
-from typing import Any
 
 import pytest
 from PIL import Image
 
 from face3d.contract import View
-from face3d.errors import S3_ERROR, TransientError
 from tests import photos
 from tests.fakes import SAMPLE_MATRIX, success_payload
 from tests.integration.harness import (
@@ -23,16 +21,13 @@ from tests.integration.harness import (
     WriteSpy,
     expect_failure,
     is_timestamp,
+    manifest,
     sent_image,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 
 RESULT_FILES = [*OUTPUT_FILES, "result.json"]
-
-
-def manifest(document: dict[str, Any] | None = None) -> bytes:
-    return json.dumps(document or {}).encode()
 
 
 def rows(matrix: list[float]) -> list[list[float]]:
@@ -47,19 +42,6 @@ def test_result_json_is_written_last(pipeline: Pipeline, writes: WriteSpy) -> No
     written = writes.results()
     assert sorted(written) == sorted(f"results/ada/{name}" for name in RESULT_FILES)
     assert written[-1] == "results/ada/result.json"
-
-
-def test_a_failed_write_of_an_output_leaves_no_result_json(
-    pipeline: Pipeline, writes: WriteSpy
-) -> None:
-    pipeline.api.post(ENDPOINT, json=success_payload())
-    writes.fail_once["results/ada/tex.jpg"] = TransientError(S3_ERROR, "S3 write: SlowDown")
-
-    error = pipeline.fail(pipeline.put("incoming/ada.jpg", photos.astronaut_jpeg()))
-
-    assert isinstance(error, TransientError)
-    assert "result.json" not in pipeline.results("ada")
-    assert pipeline.messages() == []
 
 
 def test_result_json_describes_the_set(pipeline: Pipeline) -> None:

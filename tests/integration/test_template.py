@@ -15,7 +15,7 @@ import pytest
 from tests import photos
 from tests.fakes import success_payload
 from tests.integration.dashboard import alarm_arns, series
-from tests.integration.harness import ENDPOINT, OUTPUT_FILES, SECRET_ID, Pipeline
+from tests.integration.harness import ENDPOINT, OUTPUT_FILES, RESULT_FILES, SECRET_ID, Pipeline
 from tests.integration.stack import (
     ACCOUNT,
     REGION,
@@ -31,7 +31,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning"),
 ]
 
-RESULT_FILES = sorted([*OUTPUT_FILES, "result.json"])
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 

@@ -49,10 +49,6 @@ class Answer:
     inputs: Sequence[InputObject]
     images_transformed: int = 0
 
-    @property
-    def size(self) -> int:
-        return sum(len(data) for data in self.reconstruction.files().values())
-
 
 def encode_answer(answer: Answer) -> bytes:
     reconstruction = answer.reconstruction

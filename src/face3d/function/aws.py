@@ -81,6 +81,13 @@ def client(service: str, region: str | None = None) -> Any:
         raise problem from exc
 
 
+def error_code(exc: BaseException) -> str:
+    """The service's error code of a `ClientError` ("" for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
 def configuration_problem(exc: BaseException) -> ConfigurationError | None:
     """The configuration error `exc` stands for, if the SDK's setup (not AWS) is at fault."""
     if isinstance(exc, NoRegionError):
@@ -90,10 +97,9 @@ def configuration_problem(exc: BaseException) -> ConfigurationError | None:
         return ConfigurationError(
             INVALID_CONFIGURATION, f"no usable AWS credentials ({exc}): {_HOW_TO_FIX}"
         )
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _REJECTED_CREDENTIAL_CODES:
-            return ConfigurationError(
-                INVALID_CONFIGURATION, f"AWS refused the credentials ({code}): {_HOW_TO_FIX}"
-            )
+    code = error_code(exc)
+    if code in _REJECTED_CREDENTIAL_CODES:
+        return ConfigurationError(
+            INVALID_CONFIGURATION, f"AWS refused the credentials ({code}): {_HOW_TO_FIX}"
+        )
     return None

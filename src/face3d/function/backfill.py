@@ -29,10 +29,10 @@ from urllib.parse import quote, unquote_plus
 from face3d.client.results import timestamp
 from face3d.errors import INVALID_CONFIGURATION, ConfigurationError, Face3DError, Kind
 from face3d.function import redrive
-from face3d.function.claims import Claim, ClaimState
+from face3d.function.claims import Claim, ClaimState, write_claim
 from face3d.function.events import object_created_event
 from face3d.function.inventory import Inventory, SetState, SetStatus, count_by_state
-from face3d.function.layout import CLAIM_TAG, Role, claim_key, classify
+from face3d.function.layout import Role, claim_key, classify
 from face3d.function.redrive import Replay
 from face3d.function.storage import ConditionFailed, Storage
 from face3d.settings import OperatorSettings
@@ -100,13 +100,12 @@ class Backfill:
         )
         # ConditionFailed: the invocation claimed the set first, and its claim stands.
         with contextlib.suppress(ConditionFailed):
-            self._storage.write(
+            write_claim(
+                self._storage,
                 self._result_bucket,
                 claim_key(self._result_prefix, image_set.fingerprint),
-                queued.encode(),
-                content_type="application/json",
+                queued,
                 if_none_match=True,
-                tags=CLAIM_TAG,
             )
 
     def run(

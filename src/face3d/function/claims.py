@@ -243,17 +243,16 @@ class ClaimStore:
         """Whether `claim`'s holder may still be working on its set."""
         return claim is not None and claim.live(self._clock(), self._stale_after)
 
-    def record_report(self, held: HeldClaim, report: dict[str, Any]) -> bool:
-        """Record that `report` was sent to the DLQ; never raises. False if it was not recorded
-        (then a retry sends the message again: the one window of DESIGN.md section 6)."""
+    def record_report(self, held: HeldClaim, report: dict[str, Any]) -> None:
+        """Record that `report` was sent to the DLQ; never raises. Where it cannot be recorded,
+        a retry sends the message again: the one window of DESIGN.md section 6."""
         claim = replace(held.current, report=report, updated_at=self._clock())
         try:
             held.etag = self._write(held.bucket, held.key, claim, if_match=held.etag)
         except (ConditionFailed, Face3DError) as err:
             logger.warning("could not record that set %s was reported: %s", claim.fingerprint, err)
-            return False
+            return
         held.current = claim
-        return True
 
     def settle(self, held: HeldClaim, state: ClaimState) -> None:
         """Move a held claim to `state`; never raises (the outcome is recorded elsewhere)."""
@@ -278,12 +277,28 @@ class ClaimStore:
         if_none_match: bool = False,
         if_match: str | None = None,
     ) -> str:
-        return self._storage.write(
-            bucket,
-            key,
-            claim.encode(),
-            content_type="application/json",
-            if_none_match=if_none_match,
-            if_match=if_match,
-            tags=CLAIM_TAG,
-        ).etag
+        return write_claim(
+            self._storage, bucket, key, claim, if_none_match=if_none_match, if_match=if_match
+        )
+
+
+def write_claim(
+    storage: Storage,
+    bucket: str,
+    key: str,
+    claim: Claim,
+    *,
+    if_none_match: bool = False,
+    if_match: str | None = None,
+) -> str:
+    """Write `claim` at `key`, tagged for the lifecycle rule that expires claims; returns its
+    ETag. A conditional write that loses raises `ConditionFailed`."""
+    return storage.write(
+        bucket,
+        key,
+        claim.encode(),
+        content_type="application/json",
+        if_none_match=if_none_match,
+        if_match=if_match,
+        tags=CLAIM_TAG,
+    ).etag

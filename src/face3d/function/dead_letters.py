@@ -20,10 +20,6 @@ class DeadLetterQueue:
         self._sqs = sqs
         self.queue_url = queue_url
 
-    @classmethod
-    def connect(cls, queue_url: str, region: str | None = None) -> DeadLetterQueue:
-        return cls(aws.client("sqs", region), queue_url)
-
     def publish(self, envelope: dict[str, Any]) -> str:
         """Send one failure envelope; returns the message id.
 

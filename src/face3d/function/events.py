@@ -118,10 +118,6 @@ def is_sqs_batch(event: object) -> bool:
     )
 
 
-def has_uploads(items: list[Item]) -> bool:
-    return any(isinstance(item, ObjectCreated) for item in items)
-
-
 class _Reader:
     def __init__(self, input_bucket: str | None) -> None:
         self._input_bucket = input_bucket

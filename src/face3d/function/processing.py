@@ -46,11 +46,14 @@ from face3d.function.layout import (
     folder_prefix,
     result_folder,
 )
-from face3d.function.manifest import Manifest
 from face3d.function.objects import StoredObject
 from face3d.function.publication import FINGERPRINT_METADATA, Commit, Destination, Publisher
 from face3d.function.result_events import ResultEvents
-from face3d.function.set_reader import inputs_with_versions, read_manifest, superseded_now
+from face3d.function.set_reader import (
+    inputs_with_versions,
+    read_latest_manifest,
+    superseded_now,
+)
 from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 from face3d.settings import FunctionSettings
 
@@ -110,6 +113,8 @@ class _Attempt:
     started_at: datetime
     # Every output version this attempt wrote that no committed result.json lists yet.
     written: list[StoredObject] = field(default_factory=list)
+    # The views downloaded, as read (with their version ids), by key.
+    downloaded: dict[str, StoredObject] = field(default_factory=dict)
 
 
 class SetProcessor:
@@ -174,8 +179,10 @@ class SetProcessor:
         to = Destination(bucket, folder, image_set.fingerprint)
         if finished is not None:
             logger.info("duplicate: set %s already has its outcome", image_set.fingerprint)
-            if finished == RESULT_DOCUMENT:  # and heals what an earlier attempt left behind
-                self._publisher.tidy(to, superseded=lambda: self._superseded(image_set))
+            if finished.key == to.key(RESULT_DOCUMENT):  # and heals what an earlier attempt left
+                self._publisher.tidy(
+                    to, superseded=lambda: self._superseded(image_set), head=finished
+                )
             return Report(Status.DUPLICATE, image_set.subject)
         # A newer set of the subject exists: never call for this one.
         if self._superseded(image_set, quietly=True):
@@ -212,32 +219,23 @@ class SetProcessor:
             return single_image_set(info.subject, upload.bucket, image)
         # The manifest first, then the folder: the views listed are at least those its version
         # (recorded for `superseded_now`) closed the set with.
-        manifest_object = self._storage.head(upload.bucket, upload.key)
+        manifest = read_latest_manifest(self._storage, upload.bucket, upload.key)
         listing = self._storage.list_folder(upload.bucket, self._folder(info.subject))
-        if manifest_object is None:
+        if manifest is None:
             gone = PermanentError(MISSING_VIEW, f"{upload.key} is gone")
             placeholder = StoredObject(upload.key, "", 0)
             return folder_set(info.subject, upload.bucket, placeholder, gone, listing)
-        return folder_set(
-            info.subject,
-            upload.bucket,
-            manifest_object,
-            self._manifest(upload.bucket, manifest_object),
-            listing,
-        )
-
-    def _manifest(self, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
-        return read_manifest(self._storage, bucket, stored)
+        return folder_set(info.subject, upload.bucket, *manifest, listing)
 
     def _finished_before(
         self, bucket: str, folder: str, fingerprint: str, retry_failed: bool = False
-    ) -> str | None:
+    ) -> StoredObject | None:
         """The document that already records the set's outcome, if one does (a redrive with
         --include-permanent looks past an error.json)."""
         for name in (RESULT_DOCUMENT,) if retry_failed else (RESULT_DOCUMENT, ERROR_DOCUMENT):
             stored = self._storage.head(bucket, folder + name)
             if stored and stored.metadata.get(FINGERPRINT_METADATA) == fingerprint:
-                return name
+                return stored
         return None
 
     # Reconstructing it, and recording the outcome.
@@ -286,6 +284,7 @@ class SetProcessor:
             data, current = self._download(attempt.image_set.bucket, view, obj)
             sources.append(SourceImage(view, data, name=obj.key))
             stored.append(current)
+            attempt.downloaded[obj.key] = current
         # Writes scale with what the answer holds, about as much as was sent (DESIGN.md
         # section 6): a floor, plus a term per MB.
         sent = min(sum(obj.size for obj in stored), self.settings.request_budget_bytes)
@@ -356,8 +355,12 @@ class SetProcessor:
             self._claims.settle(attempt.claim, ClaimState.DONE)
             return Report(Status.DUPLICATE, image_set.subject)
         attempt.written.clear()  # result.json lists them now
-        current = None if committed is None else (committed, document)
-        self._publisher.tidy(to, superseded=lambda: self._superseded(image_set), current=current)
+        self._publisher.tidy(
+            to,
+            superseded=lambda: self._superseded(image_set),
+            head=committed,
+            document=document if committed is not None else None,
+        )
         self._claims.settle(attempt.claim, ClaimState.DONE)
         logger.info(
             "reconstructed set %s (request_id %s)",
@@ -398,7 +401,7 @@ class SetProcessor:
             error=err,
             subject=image_set.subject,
             bucket=attempt.upload.bucket,
-            inputs=inputs_with_versions(self._storage, image_set),
+            inputs=inputs_with_versions(self._storage, image_set, attempt.downloaded),
             fingerprint=image_set.fingerprint,
             attempts=attempt.claim.current.attempts,
             trigger_key=attempt.upload.key,

@@ -167,7 +167,8 @@ class Publisher:
         to: Destination,
         *,
         superseded: Superseded,
-        current: tuple[StoredObject, Mapping[str, Any]] | None = None,
+        head: StoredObject | None = None,
+        document: Mapping[str, Any] | None = None,
     ) -> None:
         """Make the latest objects of the folder match the current result.json; never raises.
 
@@ -175,9 +176,10 @@ class Publisher:
         current set does not list (stray versions of outputs left by killed or failed attempts,
         an older set's extra files, an older error.json), except what a live attempt is still
         writing. When `to`'s set is not the current one, only its own stray versions go.
+        `head` is result.json as the caller just read it, `document` its content, if known.
         """
         try:
-            self._tidy(to, superseded, current)
+            self._tidy(to, superseded, head, document)
         except Face3DError as err:
             logger.warning("could not tidy %s (the next delivery retries): %s", to.folder, err)
 
@@ -220,10 +222,13 @@ class Publisher:
         self,
         to: Destination,
         superseded: Superseded,
-        known: tuple[StoredObject, Mapping[str, Any]] | None,
+        head: StoredObject | None,
+        document: Mapping[str, Any] | None,
     ) -> None:
-        head = known[0] if known else self._storage.head(to.bucket, to.key(RESULT_DOCUMENT))
-        document = known[1] if known else (self._read_document(to, head) if head else None)
+        if head is None:
+            head = self._storage.head(to.bucket, to.key(RESULT_DOCUMENT))
+        if head is not None and document is None:
+            document = self._read_document(to, head)
         listing = _by_name(self._storage.list_versions(to.bucket, to.folder), to.folder)
         expected = _listed_versions(document) if document is not None else {}
         ours = head is not None and _fingerprint(head) == to.fingerprint

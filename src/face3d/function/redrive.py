@@ -214,18 +214,10 @@ def _sqs_error(action: str, exc: Exception) -> Face3DError:
     problem = aws.configuration_problem(exc)
     if problem is not None:
         return problem
-    code = (
-        str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-    )
+    code = aws.error_code(exc)
     if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
         return ConfigurationError(INVALID_CONFIGURATION, "the dead-letter queue does not exist")
     return TransientError(SQS_ERROR, f"cannot {action}: {code or type(exc).__name__}")
-
-
-def _code(exc: Exception) -> str:
-    return (
-        str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-    )
 
 
 def sqs_client(region: str | None = None) -> SQSClient:
@@ -248,7 +240,7 @@ def lambda_replay(function_name: str, region: str | None = None) -> Replay:
             problem = aws.configuration_problem(exc)
             if problem is not None:
                 raise problem from exc
-            code = _code(exc)
+            code = aws.error_code(exc)
             if code in ("ResourceNotFoundException", "AccessDeniedException"):
                 raise ConfigurationError(
                     INVALID_CONFIGURATION, f"cannot invoke {function_name}: {code}"

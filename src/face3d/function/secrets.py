@@ -66,7 +66,7 @@ def _fetch_error(secret_id: str, exc: Exception) -> ConfigurationError | Transie
     if problem is not None:  # no region or credentials: the caller's AWS setup
         return problem
     if isinstance(cause, ClientError):
-        code = cause.response.get("Error", {}).get("Code", "")
+        code = aws.error_code(cause)
         if code in _CONFIGURATION_CODES:
             return ConfigurationError(SECRET_NOT_FOUND, f"secret {secret_id!r}: {code}")
         return TransientError(SECRETS_MANAGER_ERROR, f"secret {secret_id!r}: {code or 'error'}")

@@ -7,7 +7,7 @@ compute exactly the fingerprint the function computes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from face3d.client.results import InputObject
 from face3d.errors import INVALID_MANIFEST, S3_ERROR, Face3DError, PermanentError, TransientError
@@ -28,14 +28,36 @@ from face3d.function.storage import ConditionFailed, ObjectMissing, Storage
 def read_manifest(storage: Storage, bucket: str, stored: StoredObject) -> Manifest | Face3DError:
     """The manifest in `stored` (pinned to its ETag), or the permanent problem it has."""
     if stored.size > MAX_MANIFEST_BYTES:
-        return PermanentError(
-            INVALID_MANIFEST,
-            f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}",
-        )
+        return _too_large(stored)
     try:
         data, _ = storage.read(bucket, stored.key, max_bytes=MAX_MANIFEST_BYTES, etag=stored.etag)
     except (ObjectMissing, ConditionFailed) as exc:
         raise TransientError(S3_ERROR, f"{stored.key} changed while read") from exc
+    return _parsed(data)
+
+
+def read_latest_manifest(
+    storage: Storage, bucket: str, key: str
+) -> tuple[StoredObject, Manifest | Face3DError] | None:
+    """The manifest at `key` as it is now, read in one GET, or None if there is none: the
+    object (for the set's fingerprint) and its content, or the permanent problem it has."""
+    try:
+        data, stored = storage.read(bucket, key, max_bytes=MAX_MANIFEST_BYTES)
+    except ObjectMissing:
+        return None
+    except PermanentError:  # over MAX_MANIFEST_BYTES, not downloaded: what is it?
+        oversized = storage.head(bucket, key)
+        return None if oversized is None else (oversized, _too_large(oversized))
+    return stored, _parsed(data)
+
+
+def _too_large(stored: StoredObject) -> PermanentError:
+    return PermanentError(
+        INVALID_MANIFEST, f"{stored.key} is {stored.size} bytes, more than {MAX_MANIFEST_BYTES}"
+    )
+
+
+def _parsed(data: bytes) -> Manifest | Face3DError:
     try:
         return parse_manifest(data)
     except PermanentError as problem:
@@ -91,17 +113,22 @@ def superseded_now(storage: Storage, bucket: str, input_prefix: str, image_set: 
     return remade(image_set, manifest_now, listing)
 
 
-def inputs_with_versions(storage: Storage, image_set: ImageSet) -> list[InputObject]:
-    """The set's inputs with version ids (a folder listing has none): HEAD the views whose
-    ETag is still the set's. A failure to HEAD leaves that version unknown, never raises: the
+def inputs_with_versions(
+    storage: Storage, image_set: ImageSet, read: Mapping[str, StoredObject]
+) -> list[InputObject]:
+    """The set's inputs with version ids (a folder listing has none): from `read`, the views
+    already downloaded (pinned to the set's ETags) by key, else a HEAD of the views whose ETag
+    is still the set's. A failure to HEAD leaves that version unknown, never raises: the
     failure being recorded is reported all the same."""
     inputs = []
     for source in image_set.inputs():
         if source.version_id is None:
-            try:
-                current = storage.head(image_set.bucket, source.key)
-            except Face3DError:
-                current = None
+            current = read.get(source.key)
+            if current is None:
+                try:
+                    current = storage.head(image_set.bucket, source.key)
+                except Face3DError:
+                    current = None
             if current is not None and current.etag == source.etag:
                 source = InputObject(source.view, source.key, source.etag, current.version_id)
         inputs.append(source)

@@ -65,7 +65,7 @@ class Storage:
         try:
             answer = self._s3.head_object(Bucket=bucket, Key=key, **extra)
         except ClientError as exc:
-            if _code(exc) in _MISSING_CODES:
+            if aws.error_code(exc) in _MISSING_CODES:
                 return None
             raise _storage_error("head", key, exc) from exc
         except BotoCoreError as exc:
@@ -159,7 +159,7 @@ class Storage:
             finally:
                 body.close()
         except ClientError as exc:
-            code = _code(exc)
+            code = aws.error_code(exc)
             if code in _MISSING_CODES or code == "NoSuchVersion":
                 raise ObjectMissing(key) from exc
             if code in _CONDITION_CODES:
@@ -202,7 +202,7 @@ class Storage:
                 **extra,
             )
         except ClientError as exc:
-            if (if_none_match or if_match) and _code(exc) in _CONDITION_CODES:
+            if (if_none_match or if_match) and aws.error_code(exc) in _CONDITION_CODES:
                 raise ConditionFailed(key) from exc
             raise _storage_error("write", key, exc) from exc
         except BotoCoreError as exc:
@@ -236,16 +236,12 @@ def _etag(value: str) -> str:
     return value.strip('"')
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _storage_error(action: str, key: str, exc: Exception) -> Face3DError:
     problem = aws.configuration_problem(exc)
     if problem is not None:  # no region or credentials: the operator's setup, not S3
         return problem
-    if isinstance(exc, ClientError) and _code(exc) in _DENIED_CODES:
+    if aws.error_code(exc) in _DENIED_CODES:
         # The function's role lacks a permission: an operator must act.
         return ConfigurationError(S3_ERROR, f"S3 {action} {key}: access denied")
-    detail = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    detail = aws.error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
     return TransientError(S3_ERROR, f"S3 {action} {key}: {detail}")

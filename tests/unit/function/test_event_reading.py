@@ -16,7 +16,6 @@ from face3d.function.events import (
     Item,
     ObjectCreated,
     Replay,
-    has_uploads,
     is_sqs_batch,
     object_created_event,
     read_event,
@@ -369,8 +368,6 @@ def test_one_bad_record_never_hides_the_valid_ones_beside_it() -> None:
         Ignored,
         ObjectCreated,
     ]
-    assert has_uploads(items)
-    assert not has_uploads(items[1:4])
 
 
 def test_a_batch_is_an_sqs_batch_only_when_every_record_is_an_sqs_message() -> None:
