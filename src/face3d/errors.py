@@ -26,7 +26,8 @@ class Face3DError(Exception):
     """Base of every error the pipeline reports. Never carries secrets or image data."""
 
     kind: ClassVar[Kind] = Kind.PERMANENT
-    # API calls made before this error was raised (the DLQ's "attempts made"); the client sets it.
+    # API calls the client made for the request before this error (0: it gave up before any).
+    # Not the DLQ message's "attempts", which counts invocations (the claim's count).
     attempts: int = 0
 
     def __init__(

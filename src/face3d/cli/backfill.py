@@ -103,8 +103,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
     if args.dry_run:
+        from face3d.function.inventory import SetState  # loaded already by `connect`
+
         for status in statuses:
-            if status.state.value == "pending" and status.closed_by is not None:
+            if status.state is SetState.PENDING and status.closed_by is not None:
                 print(f"would trigger {status.subject}: {status.closed_by.key}")
     print(f"backfill: {summary.line()}")
     sys.stdout.flush()

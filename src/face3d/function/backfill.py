@@ -68,7 +68,7 @@ class Backfill:
         *,
         result_bucket: str,
         result_prefix: str,
-        region: str = "us-east-1",
+        region: str,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
@@ -218,6 +218,7 @@ def batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             replay,
             result_bucket=settings.result_bucket or bucket,
             result_prefix=settings.result_prefix,
+            region=storage.region,
         )
         backfill.trigger(status)
         return "triggered"

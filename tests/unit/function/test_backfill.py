@@ -13,7 +13,8 @@ from face3d.function.inventory import SetState, SetStatus, SubjectInputs
 from face3d.function.objects import StoredObject
 from face3d.function.storage import Storage
 
-BUCKET = "face3d-pipeline-123456789012-us-east-1"
+BUCKET = "face3d-pipeline-123456789012-eu-west-1"
+REGION = "eu-west-1"
 
 
 def status(subject: str, state: SetState = SetState.PENDING) -> SetStatus:
@@ -27,8 +28,8 @@ def storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield Storage(s3)
 
 
@@ -55,12 +56,15 @@ def test_run_triggers_only_pending_sets_at_the_rate_given(storage: Storage) -> N
     ]
     events: list[dict[str, Any]] = []
     clock = Clock()
-    backfill = Backfill(storage, events.append, result_bucket=BUCKET, result_prefix="results/")
+    backfill = Backfill(
+        storage, events.append, result_bucket=BUCKET, result_prefix="results/", region=REGION
+    )
 
     summary = backfill.run(statuses, rate=2, clock=clock, sleep=clock.sleep)
 
     keys = [e["Records"][0]["s3"]["object"]["key"] for e in events]
     assert keys == ["incoming/ada.jpg", "incoming/alan.jpg", "incoming/katherine.jpg"]
+    assert {e["Records"][0]["awsRegion"] for e in events} == {REGION}
     # The n-th invocation no earlier than n / rate seconds in: 0, 0.5, 1.0.
     assert clock.sleeps == [0.5, 0.5]
     assert summary.line() == (
@@ -77,7 +81,9 @@ def test_a_triggered_set_gets_a_queued_claim_unless_the_function_claimed_it(
     s3: Any = storage._s3
     taken = f"results/.claims/{alan.image_set.fingerprint}.json"
     s3.put_object(Bucket=BUCKET, Key=taken, Body=b'{"state": "held"}')
-    backfill = Backfill(storage, lambda event: None, result_bucket=BUCKET, result_prefix="results/")
+    backfill = Backfill(
+        storage, lambda event: None, result_bucket=BUCKET, result_prefix="results/", region=REGION
+    )
 
     backfill.trigger(ada)
     backfill.trigger(alan)
@@ -96,7 +102,9 @@ def test_a_failed_invocation_leaves_no_claim(storage: Storage) -> None:
     def broken(event: dict[str, Any]) -> None:
         raise TransientError("LAMBDA_ERROR", "throttled")
 
-    backfill = Backfill(storage, broken, result_bucket=BUCKET, result_prefix="results/")
+    backfill = Backfill(
+        storage, broken, result_bucket=BUCKET, result_prefix="results/", region=REGION
+    )
     with pytest.raises(TransientError):
         backfill.trigger(status("ada"))
     s3: Any = storage._s3
@@ -105,7 +113,9 @@ def test_a_failed_invocation_leaves_no_claim(storage: Storage) -> None:
 
 def test_a_dry_run_triggers_nothing(storage: Storage) -> None:
     events: list[dict[str, Any]] = []
-    backfill = Backfill(storage, events.append, result_bucket=BUCKET, result_prefix="results/")
+    backfill = Backfill(
+        storage, events.append, result_bucket=BUCKET, result_prefix="results/", region=REGION
+    )
     summary = backfill.run([status("ada")], rate=1, dry_run=True)
     assert events == []
     assert summary.line().startswith("would trigger 1 of 1 pending set(s)")
