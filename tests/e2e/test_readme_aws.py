@@ -51,8 +51,6 @@ from tests import photos, readme
 from tests.e2e.servers import API_KEY, API_SECRET, EngineServer, moto_server
 from tests.integration.harness import LambdaContext
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 # A region the AWS CLI v1 gives SQS no endpoint of its own in: in the others its `sqs` commands
 # replace AWS_ENDPOINT_URL with the region's legacy queue.amazonaws.com name, and miss moto.
 REGION = "eu-central-2"

@@ -15,8 +15,6 @@ from tests.integration.faults import Faults, Killed
 from tests.integration.harness import ENDPOINT, Pipeline, s3_event
 from tests.integration.stack import cloudformation_template
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 
 def test_every_face3d_metric_on_the_dashboard_is_one_the_handler_emits_and_back(
     pipeline: Pipeline,

@@ -40,8 +40,6 @@ from tests.integration.harness import (
     sqs_message,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))

@@ -35,8 +35,6 @@ from tests.integration.harness import (
     sent_image,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 SUCCESS = (200, success_payload())
 INTERNAL_ERROR = (500, error_payload("INTERNAL_ERROR"))
 

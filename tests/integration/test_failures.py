@@ -37,8 +37,6 @@ from tests.integration.harness import (
     sent_image,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 SUCCESS = (200, success_payload())
 TOO_LARGE = (413, "Request Entity Too Large")
 ROTATED = "rotated-secret-never-logged"

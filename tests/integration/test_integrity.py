@@ -30,8 +30,6 @@ from tests.integration.harness import (
     redrive,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 NO_FACE = error_payload("NO_FACE_FOUND:image_base64_1")
 
 

@@ -32,8 +32,6 @@ from tests.integration.harness import (
     sent_image,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 
 def dimensions(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data)) as image:

@@ -31,8 +31,6 @@ from tests.integration.harness import (
 )
 from tests.leaks import LeakScanner
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 Answer = Callable[[Any], tuple[int, dict[str, str], str]]
 
 

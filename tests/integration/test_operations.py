@@ -17,8 +17,6 @@ from tests import photos
 from tests.fakes import error_payload, success_payload
 from tests.integration.harness import BUCKET, ENDPOINT, Pipeline
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 SUCCESS = (200, success_payload())
 ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
     "success": SUCCESS,

@@ -13,8 +13,6 @@ from tests import photos
 from tests.fakes import error_payload, success_payload
 from tests.integration.harness import ENDPOINT, Pipeline
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 
 class TimedApi:
     """Answers the scripted statuses in turn (then successes), noting when each call came."""

@@ -29,8 +29,6 @@ from tests.integration.harness import (
     sent_image,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 
 def heic() -> bytes:
     return photos.as_phone_photo(photos.grace_hopper_jpeg(), "HEIF", orientation=6)

@@ -23,8 +23,6 @@ from tests.integration.emf import totals
 from tests.integration.faults import Faults
 from tests.integration.harness import BUCKET, ENDPOINT, OUTPUT_FILES, REGION, Pipeline
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 RULE_PATTERN = json.loads((EXAMPLES / "result-rule.json").read_text())
 

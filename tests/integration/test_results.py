@@ -25,8 +25,6 @@ from tests.integration.harness import (
     sent_image,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 RESULT_FILES = [*OUTPUT_FILES, "result.json"]
 
 

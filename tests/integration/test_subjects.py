@@ -15,8 +15,6 @@ from tests import photos
 from tests.fakes import success_payload
 from tests.integration.harness import ENDPOINT, RESULT_FILES, Pipeline, S3Clock
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-
 # Two answers told apart by their files: the single image's with texture, the folder's without.
 SINGLE_ANSWER = success_payload()
 FOLDER_ANSWER = success_payload([View.FRONT, View.LEFT], texture=False, mtl=False)
